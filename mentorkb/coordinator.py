@@ -1,0 +1,702 @@
+"""Coordinator views: topic clusters, gaps, at-risk knowledge and reverse-mentoring potential.
+
+Clusters are computed once on the operator view (every session's mean passage vector) and persisted in the
+store's kv (namespace "clusters") with the store generation they reflect; a later call after new notes
+re-clusters and hands the old ids (and so the coordinators' names and merges) to the clusters they match.
+Everything a viewer is shown is then rebuilt from the sessions that viewer may know (counts, people,
+directions) or read (keyphrases, labels, names, evidence), so a private note never shapes what others see.
+The KnowledgeBase facade delegates to these functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mentorkb.errors import MentorKBError
+from models import (
+    AtRiskTopic,
+    Cluster,
+    ClusterDetail,
+    Evidence,
+    Gap,
+    Passage,
+    Person,
+    ReversePotential,
+    Role,
+    Session,
+    Viewer,
+)
+from recommend import access
+from recommend import clusters as cl
+from recommend.insights import session_direction
+
+if TYPE_CHECKING:
+    from mentorkb.service import KnowledgeBase
+
+log = logging.getLogger("mentorkb.coordinator")
+
+NAMESPACE = "clusters"
+STATE_VERSION = 1
+MAX_NAME_CHARS = 80
+LABEL_PHRASES = 3  # keyphrases joined into an unnamed cluster's label
+SHOWN_PHRASES = 6
+TAG_WEIGHT = 2  # a front-matter tag is the author's own statement of topic: it outweighs an extracted phrase
+EVIDENCE_PER_CLUSTER = 5
+MIN_EVIDENCE_CHARS = 60  # shorter passages ("Check back in two weeks.") make poor evidence
+
+
+class UnknownClusterError(MentorKBError):
+    """A cluster id matches no current cluster."""
+
+
+class ClusterNameError(MentorKBError):
+    """A coordinator's cluster name is empty, too long or spans lines."""
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """The persisted operator-view clustering: stable ids, members and centroids."""
+
+    generation: int
+    method: str
+    clusters: tuple[cl.StoredCluster, ...]
+    next_id: int
+    seconds: float = 0.0  # time the clustering itself took
+
+    def to_json(self) -> str:
+        """JSON for the store's kv."""
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "generation": self.generation,
+                "method": self.method,
+                "next_id": self.next_id,
+                "seconds": round(self.seconds, 4),
+                "clusters": [c.to_json() for c in self.clusters],
+            }
+        )
+
+    @staticmethod
+    def from_json(raw: str) -> ClusterState | None:
+        """Parse the kv value; None for a value of another version (it is then recomputed)."""
+        data = json.loads(raw)
+        if data.get("version") != STATE_VERSION:
+            return None
+        return ClusterState(
+            generation=int(data["generation"]),
+            method=str(data["method"]),
+            clusters=tuple(cl.StoredCluster.from_json(c) for c in data["clusters"]),
+            next_id=int(data["next_id"]),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+
+# -- persisted state --------------------------------------------------------------------------------------------
+
+
+def _load_json(kb: KnowledgeBase, key: str) -> dict:
+    raw = kb.store.kv_get(NAMESPACE, key)
+    return json.loads(raw) if raw else {}
+
+
+def names(kb: KnowledgeBase) -> dict[str, str]:
+    """Coordinator-given names by cluster id."""
+    return {str(k): str(v) for k, v in _load_json(kb, "names").items()}
+
+
+def merges(kb: KnowledgeBase) -> dict[str, str]:
+    """Coordinator merges: absorbed cluster id -> surviving id."""
+    return {str(k): str(v) for k, v in _load_json(kb, "merges").items()}
+
+
+def load_state(kb: KnowledgeBase) -> ClusterState | None:
+    """The last clustering saved in the store, if any."""
+    raw = kb.store.kv_get(NAMESPACE, "state")
+    return ClusterState.from_json(raw) if raw else None
+
+
+def session_vectors(kb: KnowledgeBase) -> tuple[list[str], np.ndarray]:
+    """(session ids, unit mean of each session's passage vectors), from the stored vectors."""
+    ids, vecs = kb.store.vectors()
+    owner = {p.id: p.session_id for p in kb.store.all_passages()}
+    groups: dict[str, list[np.ndarray]] = defaultdict(list)
+    for pid, v in zip(ids.tolist(), vecs):
+        if pid in owner:
+            groups[owner[pid]].append(v)
+    return cl.mean_vectors(groups)
+
+
+def cluster_sessions(
+    keys: Sequence[str],
+    vectors: np.ndarray,
+    tags: Sequence[Sequence[str]],
+    *,
+    method: str,
+    previous: ClusterState | None,
+    generation: int,
+) -> ClusterState:
+    """Cluster session vectors (k picked by silhouette plus agreement with the sessions' tags) and give each
+    cluster the id of the previous cluster it matches."""
+    started = time.perf_counter()
+    if not len(keys):
+        return ClusterState(generation, method, (), previous.next_id if previous else 1)
+    score = cl.tag_aware_score(vectors, tags)
+    labels = cl.compact(cl.attach_noise(vectors, cl.make_clusterer(method).fit_predict(vectors, score)))
+    k = int(labels.max()) + 1
+    members = [[keys[i] for i in np.flatnonzero(labels == c)] for c in range(k)]
+    centroids = cl.unit_rows(np.vstack([vectors[labels == c].mean(axis=0) for c in range(k)]))
+    ids, next_id = cl.match_ids(
+        previous.clusters if previous else (),
+        members,
+        centroids,
+        next_id=previous.next_id if previous else 1,
+        alive=set(keys),
+    )
+    stored = tuple(
+        sorted(
+            (cl.StoredCluster(cid, tuple(m), tuple(float(x) for x in c)) for cid, m, c in zip(ids, members, centroids)),
+            key=lambda s: int(s.id[1:]) if s.id[1:].isdigit() else 0,
+        )
+    )
+    return ClusterState(generation, method, stored, next_id, time.perf_counter() - started)
+
+
+def ensure(kb: KnowledgeBase, *, force: bool = False, method: str | None = None) -> ClusterState:
+    """The current clustering: the saved one when the store has not changed since, else a fresh one (saved)."""
+    generation = kb.store.generation()
+    previous = load_state(kb)
+    if previous is not None and previous.generation == generation and not force and method in (None, previous.method):
+        return previous
+    keys, vectors = session_vectors(kb)
+    state = cluster_sessions(
+        keys,
+        vectors,
+        _session_tags(kb, keys),
+        method=method or (previous.method if previous else cl.DEFAULT_CLUSTERER),
+        previous=previous,
+        generation=generation,
+    )
+    raw = state.to_json()
+    kb.store.kv_set(NAMESPACE, "state", raw)
+    state = ClusterState.from_json(raw) or state  # what later calls will load, rounding included
+    log.info("clustered %d sessions into %d clusters in %.2fs", len(keys), len(state.clusters), state.seconds)
+    return state
+
+
+def _session_tags(kb: KnowledgeBase, keys: Sequence[str]) -> list[tuple[str, ...]]:
+    """Canonical tags of each session (operator view: the clustering itself is never shown as text)."""
+    canon = kb.canon()
+    by_id = {s.id: s for s in kb.store.sessions()}
+    return [tuple(t for t in (canon.canonical(tag) for tag in by_id[k].tags) if t) if k in by_id else () for k in keys]
+
+
+def recluster(kb: KnowledgeBase, *, method: str | None = None) -> ClusterState:
+    """Cluster again now (ids, names and merges carry over to the clusters that match)."""
+    return ensure(kb, force=True, method=method)
+
+
+# -- the viewer's picture ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _View:
+    """What one viewer may know and read, gathered once per call."""
+
+    viewer: Viewer
+    sessions: dict[str, Session]  # known to the viewer
+    readable: set[str]
+    people: dict[str, Person]
+    topics: dict[str, set[str]]  # readable session -> canonical topics (passages + tags)
+    passages: dict[str, list[Passage]]  # readable session -> passages
+    vectors: dict[str, np.ndarray]  # known session -> unit mean vector
+    labels: Mapping[str, str]  # topic id -> display label
+    secret: frozenset[str]
+    stop: frozenset[str]  # person names: never keyphrases
+    canonical_tags: dict[str, set[str]] = field(default_factory=dict)  # readable session -> canonical tags
+
+
+@dataclass
+class _Shown:
+    """One cluster as the viewer sees it, with what the other views need."""
+
+    group: cl.Group
+    sessions: list[Session]  # known members, newest first
+    readable: list[Session]
+    centroid: np.ndarray
+    topic_ids: list[str]  # distinctive canonical topics (readable members only)
+    cluster: Cluster | None = None
+
+
+def _gather(kb: KnowledgeBase) -> tuple[list[Session], list[Passage], dict[int, np.ndarray]]:
+    ids, vecs = kb.store.vectors()
+    return kb.store.sessions(), kb.store.all_passages(), dict(zip(ids.tolist(), vecs))
+
+
+def _view(kb: KnowledgeBase, viewer: Viewer) -> _View:
+    sessions, passages, pvecs = _gather(kb)
+    canon = kb.canon()
+    known = {s.id: s for s in access.known(sessions, viewer)}
+    readable = {s.id for s in sessions if access.can_read_text(s, viewer)}
+    by_session: dict[str, list[Passage]] = defaultdict(list)
+    groups: dict[str, list[np.ndarray]] = defaultdict(list)
+    for p in passages:
+        if p.session_id in known:
+            by_session[p.session_id].append(p)
+            if p.id in pvecs:
+                groups[p.session_id].append(pvecs[p.id])
+    keys, mat = cl.mean_vectors(groups)
+    topics: dict[str, set[str]] = {}
+    tags: dict[str, set[str]] = {}
+    tag_labels: dict[str, str] = {}  # a tag no note text mentions has no display form in the canon: use the tag
+    for sid in readable & known.keys():
+        tags[sid] = set()
+        for tag in known[sid].tags:
+            if t := canon.canonical(tag):
+                tags[sid].add(t)
+                tag_labels.setdefault(t, tag.replace("-", " "))
+        topics[sid] = {t for p in by_session[sid] for t in p.topics if t} | tags[sid]
+    label_ids = {t for ts in topics.values() for t in ts}
+    labels = {t: canon.label(t) for t in label_ids}
+    labels |= {t: shown for t, shown in tag_labels.items() if labels.get(t, t) == t}
+    people = {p.id: p for p in kb.store.people()}
+    stop = {p.id.lower() for p in people.values()}
+    for p in people.values():
+        stop.add(p.name.lower())
+        stop.update(w.lower() for w in p.name.split() if len(w) > 1)
+    secret = frozenset()
+    if not viewer.operator:
+        secret = cl.secret_words(
+            (_session_words_text(s) for s in sessions if s.id in readable),
+            (_session_words_text(s) for s in sessions if s.id not in readable),
+        )
+    return _View(
+        viewer=viewer,
+        sessions=known,
+        readable=readable & known.keys(),
+        people=people,
+        topics=topics,
+        passages={sid: ps for sid, ps in by_session.items() if sid in readable},
+        vectors=dict(zip(keys, mat)),
+        labels=labels,
+        secret=secret,
+        stop=frozenset(stop),
+        canonical_tags=tags,
+    )
+
+
+def _session_words_text(s: Session) -> str:
+    return " ".join([s.title, s.text, *s.tags])
+
+
+def _teachers(s: Session) -> tuple[str, ...]:
+    return s.mentors + s.participants
+
+
+def _learners(s: Session) -> tuple[str, ...]:
+    return s.mentees if s.mentors else s.mentees + s.participants
+
+
+def _shown_clusters(kb: KnowledgeBase, view: _View, state: ClusterState) -> list[_Shown]:
+    """Groups (after merges) that hold at least one session the viewer knows, with viewer-level keyphrases."""
+    shown: list[_Shown] = []
+    for g in cl.apply_merges(state.clusters, merges(kb)):
+        known = sorted((view.sessions[m] for m in g.members if m in view.sessions), key=lambda s: (s.date, s.id))
+        known.reverse()
+        if not known:
+            continue  # only private sessions of others: the viewer may not know this cluster exists
+        vecs = [view.vectors[s.id] for s in known if s.id in view.vectors]
+        centroid = cl.unit_rows(np.mean(vecs, axis=0)[None, :])[0] if vecs else np.zeros(0, np.float32)
+        readable = [s for s in known if s.id in view.readable]
+        shown.append(_Shown(g, known, readable, centroid, []))
+    docs: dict[str, Counter[str]] = {}
+    for sh in shown:
+        docs[sh.group.id] = Counter()
+        for s in sh.readable:
+            docs[sh.group.id].update(view.topics.get(s.id, ()))
+            docs[sh.group.id].update({t: TAG_WEIGHT - 1 for t in view.canonical_tags.get(s.id, ())})
+    scored = cl.class_tfidf(docs)
+    for sh in shown:
+        min_count = 2 if len(sh.readable) >= 4 else 1
+        best = [(t, w) for t, w in scored[sh.group.id] if docs[sh.group.id][t] >= min_count]
+        sh.topic_ids = _topic_ids(best, view)
+    return shown
+
+
+def _topic_ids(scored: Sequence[tuple[str, float]], view: _View, top: int = SHOWN_PHRASES) -> list[str]:
+    """The ids behind the keyphrases shown (same filters as recommend.clusters.keyphrases)."""
+    phrases = cl.keyphrases(scored, labels=view.labels, stop=view.stop, secret=view.secret, top=top)
+    by_label = {view.labels.get(t, t): t for t, _ in scored}
+    return [by_label[p] for p in phrases]
+
+
+def _finish(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> None:
+    """Fill in each shown cluster's public record: label, people, directions, demand, map position."""
+    given = names(kb)
+    demand = _demand(kb, view, shown)
+    dims = {len(sh.centroid) for sh in shown if len(sh.centroid)}
+    coords = np.zeros((len(shown), 2))
+    if len(dims) == 1:
+        idx = [i for i, sh in enumerate(shown) if len(sh.centroid)]
+        coords[idx] = cl.map_2d(np.vstack([shown[i].centroid for i in idx]))
+    for i, sh in enumerate(shown):
+        teach, learn = Counter(), Counter()
+        for s in sh.sessions:
+            teach.update(set(_teachers(s)))
+            learn.update(set(_learners(s)))
+        name = given.get(sh.group.id, "")
+        if name and not cl.is_shown(name, view.secret):
+            name = ""
+        phrases = [view.labels.get(t, t) for t in sh.topic_ids]
+        sh.cluster = Cluster(
+            id=sh.group.id,
+            label=cl.cluster_label(name, phrases, n=LABEL_PHRASES),
+            keyphrases=tuple(phrases),
+            name=name,
+            sessions=len(sh.sessions),
+            teachers=cl.ranked_people(teach),
+            learners=cl.ranked_people(learn),
+            directions=dict(Counter(session_direction(s, view.people) for s in sh.sessions)),
+            demand=demand[i],
+            last_activity=max(s.date for s in sh.sessions),
+            x=round(float(coords[i, 0]), 4),
+            y=round(float(coords[i, 1]), 4),
+            merged=tuple(sh.group.merged),
+        )
+
+
+def _view_clusters(kb: KnowledgeBase, viewer: Viewer) -> tuple[_View, list[_Shown]]:
+    state = ensure(kb)
+    view = _view(kb, viewer)
+    shown = _shown_clusters(kb, view, state)
+    _finish(kb, view, shown)
+    return view, shown
+
+
+def topics(kb: KnowledgeBase, viewer: Viewer) -> list[Cluster]:
+    """Every cluster the viewer may know of, most sessions first."""
+    _, shown = _view_clusters(kb, viewer)
+    out = [sh.cluster for sh in shown if sh.cluster is not None]
+    return sorted(out, key=lambda c: (-c.sessions, c.id))
+
+
+def topic(kb: KnowledgeBase, cluster_id: str, viewer: Viewer) -> ClusterDetail:
+    """One cluster with its sessions, monthly trend and evidence passages (readable ones only)."""
+    view, shown = _view_clusters(kb, viewer)
+    wanted = cl.resolve(cluster_id.strip(), merges(kb))
+    for sh in shown:
+        if sh.group.id == wanted and sh.cluster is not None:
+            return ClusterDetail(
+                cluster=sh.cluster,
+                session_ids=tuple(s.id for s in sh.sessions),
+                trend=cl.monthly_trend(s.date for s in sh.sessions),
+                evidence=_evidence(kb, view, sh),
+            )
+    raise _unknown(cluster_id, [sh.group.id for sh in shown])
+
+
+def _unknown(cluster_id: str, known: Sequence[str]) -> UnknownClusterError:
+    listed = ", ".join(sorted(known, key=lambda c: int(c[1:]) if c[1:].isdigit() else 0)[:30]) or "none yet"
+    return UnknownClusterError(
+        f"no topic cluster '{cluster_id}'",
+        field="cluster id",
+        fix=f"use an id listed by `mentorkb topics` ({listed})",
+    )
+
+
+def _evidence(kb: KnowledgeBase, view: _View, sh: _Shown) -> tuple[Evidence, ...]:
+    """Per readable member session, its passage closest to the cluster centre; the closest sessions first."""
+    candidates = [p for s in sh.readable for p in view.passages.get(s.id, []) if len(p.text) >= MIN_EVIDENCE_CHARS]
+    if not candidates or not len(sh.centroid):
+        return ()
+    vecs = kb.store.vectors_for([p.id for p in candidates if p.id is not None])
+    best: dict[str, tuple[float, Passage]] = {}
+    for p in candidates:
+        v = vecs.get(p.id) if p.id is not None else None
+        if v is None:
+            continue
+        score = float(v @ sh.centroid)
+        if p.session_id not in best or score > best[p.session_id][0]:
+            best[p.session_id] = (score, p)
+    out = []
+    for score, p in sorted(best.values(), key=lambda x: -x[0])[:EVIDENCE_PER_CLUSTER]:
+        s = view.sessions[p.session_id]
+        out.append(
+            Evidence(
+                session_id=s.id,
+                date=s.date,
+                type=s.type,
+                source=s.source,
+                lines=(p.line_start, p.line_end),
+                quote=access.shown_text(s, view.viewer, p.text),
+                title=s.title,
+                speaker=p.speaker,
+                score=round(score, 4),
+            )
+        )
+    return tuple(out)
+
+
+# -- demand: logged questions -----------------------------------------------------------------------------------
+
+
+def _questions(kb: KnowledgeBase) -> list[dict]:
+    return kb.store.query_log()
+
+
+def question_vectors(kb: KnowledgeBase, log_rows: Sequence[dict]) -> np.ndarray | None:
+    """Embeddings of logged questions, cached in the kv so only new questions are embedded."""
+    if not log_rows:
+        return None
+    cache = _load_json(kb, "questions")
+    name = kb.embedder.name
+    vectors: dict[str, str] = cache.get("vectors", {}) if cache.get("embedder") == name else {}
+    missing = [r for r in log_rows if str(r["id"]) not in vectors]
+    if missing:
+        encoded = kb.embedder.encode([r["question"] for r in missing])
+        for r, v in zip(missing, encoded):
+            vectors[str(r["id"])] = base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode("ascii")
+        kb.store.kv_set(NAMESPACE, "questions", json.dumps({"embedder": name, "vectors": vectors}))
+    return np.vstack([np.frombuffer(base64.b64decode(vectors[str(r["id"])]), dtype=np.float32) for r in log_rows])
+
+
+def _question_matches(kb: KnowledgeBase, shown: list[_Shown]) -> tuple[list[dict], list[set[int]]]:
+    rows = _questions(kb)
+    if not rows or not shown:
+        return rows, [set() for _ in rows]
+    qvecs = question_vectors(kb, rows)
+    dims = {len(sh.centroid) for sh in shown}
+    centroids = np.vstack([sh.centroid for sh in shown]) if dims == {qvecs.shape[1]} else np.zeros((0, 0))
+    matches = cl.match_questions(
+        [r["topics"] for r in rows],
+        qvecs if len(centroids) else None,
+        [sh.topic_ids for sh in shown],
+        centroids,
+    )
+    return rows, matches
+
+
+def _demand(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> list[int]:
+    _, matches = _question_matches(kb, shown)
+    counts = Counter(i for m in matches for i in m)
+    return [counts.get(i, 0) for i in range(len(shown))]
+
+
+# -- topic-level supply and demand: gaps, at-risk ---------------------------------------------------------------
+
+
+def _topic_stats(kb: KnowledgeBase, view: _View, rows: Sequence[dict]) -> dict[str, cl.TopicStats]:
+    """Who taught and who asked each topic, over readable sessions, plus logged questions."""
+    stats: dict[str, cl.TopicStats] = {}
+    for sid in view.readable:
+        s = view.sessions[sid]
+        for t in view.canonical_tags.get(sid, ()):
+            cl.add_taught(stats, t, sid, s.date, _teachers(s))
+        for p in view.passages.get(sid, []):
+            role = s.role_of(p.speaker) if p.speaker else None
+            taught, asked = cl.split_taught_asked(p.text, p.topics, asked_turn=role is Role.MENTEE)
+            by = (p.speaker,) if role in (Role.MENTOR, Role.PARTICIPANT) else _teachers(s)
+            for t in taught:
+                cl.add_taught(stats, t, sid, s.date, by)
+            for t in asked:
+                cl.add_asked(stats, t, sid, (p.speaker,) if role is Role.MENTEE else s.people)
+    for r in rows:
+        for t in r["topics"]:
+            st = stats.setdefault(t, cl.TopicStats())
+            st.questions += 1
+            if r.get("asker"):
+                st.askers.add(r["asker"])
+    return stats
+
+
+def _shown_topic(view: _View, topic_id: str, canon_label: str) -> bool:
+    return topic_id not in view.stop and canon_label.lower() not in view.stop and cl.is_shown(canon_label, view.secret)
+
+
+def _home(sessions: set[str], shown: list[_Shown]) -> str | None:
+    """The cluster holding most of these sessions."""
+    best, best_n = None, 0
+    for sh in shown:
+        n = len(sessions & set(sh.group.members))
+        if n > best_n:
+            best, best_n = sh.group.id, n
+    return best
+
+
+def gaps(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 0, min_demand: int = 2, top: int = 30) -> list[Gap]:
+    """Topics people ask about (logged questions, open questions and mentee turns in notes) that few or none teach."""
+    view, shown = _view_clusters(kb, viewer)
+    rows, matches = _question_matches(kb, shown)
+    stats = _topic_stats(kb, view, rows)
+    canon = kb.canon()
+    out: list[Gap] = []
+    for t, st in cl.gap_topics(stats, max_teachers=max_teachers, min_demand=min_demand):
+        label = view.labels.get(t) or canon.label(t)
+        if not _shown_topic(view, t, label):
+            continue
+        home = _home(st.asked_sessions, shown)
+        if home is None:
+            qs = [i for r, m in zip(rows, matches) if t in r["topics"] for i in m]
+            home = shown[Counter(qs).most_common(1)[0][0]].group.id if qs else None
+        out.append(
+            Gap(
+                topic=label,
+                questions=st.questions,
+                asked_in_sessions=len(st.asked_sessions),
+                askers=tuple(sorted(p for p in st.askers if p)),
+                teachers=cl.ranked_people(st.teachers),
+                cluster_id=home,
+            )
+        )
+        if len(out) == top:
+            break
+    return out
+
+
+def at_risk(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 2, min_sessions: int = 2) -> list[AtRiskTopic]:
+    """Topics (session tags and cluster keyphrases) taught by only one or two people, fewest holders first."""
+    view, shown = _view_clusters(kb, viewer)
+    stats = _topic_stats(kb, view, [])
+    candidates = {t for ts in view.canonical_tags.values() for t in ts} | {t for sh in shown for t in sh.topic_ids}
+    out = []
+    for t, st in cl.at_risk_topics(stats, candidates, max_teachers=max_teachers, min_sessions=min_sessions):
+        label = view.labels.get(t, t)
+        if not _shown_topic(view, t, label):
+            continue
+        out.append(
+            AtRiskTopic(
+                topic=label,
+                teachers=cl.ranked_people(st.teachers),
+                sessions=len(st.taught_sessions),
+                last_taught=st.last_taught,
+                cluster_id=_home(st.taught_sessions, shown),
+            )
+        )
+    return out
+
+
+def reverse_potential(kb: KnowledgeBase, viewer: Viewer) -> list[ReversePotential]:
+    """Clusters where juniors teach and seniors learn or ask: strongest opportunity first."""
+    view, shown = _view_clusters(kb, viewer)
+    rows, matches = _question_matches(kb, shown)
+    askers: dict[int, set[str]] = defaultdict(set)
+    for r, m in zip(rows, matches):
+        for i in m:
+            if r.get("asker"):
+                askers[i].add(r["asker"])
+    level = {pid: p.level for pid, p in view.people.items() if p.level is not None}
+    out: list[tuple[float, ReversePotential]] = []
+    for i, sh in enumerate(shown):
+        teachers = {p for s in sh.sessions for p in s.mentors if p in level}
+        learners = {p for s in sh.sessions for p in s.mentees if p in level} | {p for p in askers[i] if p in level}
+        found = cl.reverse_score({p: level[p] for p in teachers}, {p: level[p] for p in learners})
+        if found is None or sh.cluster is None:
+            continue
+        t_med, l_med, juniors, seniors = found
+        bottom_up = sum(1 for s in sh.sessions if session_direction(s, view.people) == "bottom-up")
+        item = ReversePotential(
+            cluster_id=sh.group.id,
+            label=sh.cluster.label,
+            junior_teachers=tuple(juniors),
+            senior_learners=tuple(seniors),
+            teacher_level=t_med,
+            learner_level=l_med,
+            bottom_up_sessions=bottom_up,
+        )
+        out.append(((l_med - t_med) * len(seniors), item))
+    out.sort(key=lambda x: (-x[0], x[1].cluster_id))
+    return [item for _, item in out]
+
+
+# -- coordinator edits ------------------------------------------------------------------------------------------
+
+
+def _current_ids(kb: KnowledgeBase) -> tuple[ClusterState, dict[str, str], set[str]]:
+    state = ensure(kb)
+    m = merges(kb)
+    return state, m, {cl.resolve(c.id, m) for c in state.clusters}
+
+
+def rename_topic(kb: KnowledgeBase, cluster_id: str, name: str) -> str:
+    """Name a cluster (an empty name removes it); returns the id named. Names survive re-clustering."""
+    clean = " ".join(name.split())
+    if "\n" in name or len(clean) > MAX_NAME_CHARS:
+        raise ClusterNameError(
+            f"a cluster name must be one line of at most {MAX_NAME_CHARS} characters, got {len(clean)}",
+            field="name",
+            fix="give a shorter name",
+        )
+    _, m, live = _current_ids(kb)
+    target = cl.resolve(cluster_id.strip(), m)
+    if target not in live:
+        raise _unknown(cluster_id, live)
+    given = names(kb)
+    if clean:
+        given[target] = clean
+    else:
+        given.pop(target, None)
+    kb.store.kv_set(NAMESPACE, "names", json.dumps(given, ensure_ascii=False, sort_keys=True))
+    return target
+
+
+def merge_topics(kb: KnowledgeBase, keep_id: str, absorb_id: str) -> str:
+    """Merge cluster absorb_id into keep_id (kept across re-clustering); returns the surviving id."""
+    _, m, live = _current_ids(kb)
+    keep, absorb = cl.resolve(keep_id.strip(), m), cl.resolve(absorb_id.strip(), m)
+    for given_id, resolved in ((keep_id, keep), (absorb_id, absorb)):
+        if resolved not in live:
+            raise _unknown(given_id, live)
+    if keep == absorb:
+        raise UnknownClusterError(
+            f"'{keep_id}' and '{absorb_id}' are already the same cluster ({keep})",
+            field="cluster id",
+            fix="give two different ids from `mentorkb topics`",
+        )
+    m[absorb] = keep
+    kb.store.kv_set(NAMESPACE, "merges", json.dumps(m, sort_keys=True))
+    given = names(kb)
+    if keep not in given and absorb in given:
+        given[keep] = given[absorb]
+        kb.store.kv_set(NAMESPACE, "names", json.dumps(given, ensure_ascii=False, sort_keys=True))
+    return keep
+
+
+# -- measuring the choice (docs/clusters.md) --------------------------------------------------------------------
+
+
+def compare_methods(kb: KnowledgeBase, methods: Sequence[str] | None = None) -> list[dict]:
+    """Quality and time of each clusterer at session and passage level on this knowledge base (operator view).
+
+    Every method picks its k by the same score (silhouette + tag F1). Passage-level results become session
+    clusters by majority vote, so both levels are scored on the same sessions against the same tags.
+    """
+    keys, smat = session_vectors(kb)
+    tags = _session_tags(kb, keys)
+    tag_of = dict(zip(keys, tags))
+    ids, pmat = kb.store.vectors()
+    owner = {p.id: p.session_id for p in kb.store.all_passages()}
+    owners = [owner[i] for i in ids.tolist()]
+    out = []
+    for name in methods or list(cl.CLUSTERERS):
+        for level, mat, item_tags in (("session", smat, tags), ("passage", pmat, [tag_of[o] for o in owners])):
+            started = time.perf_counter()
+            labels = cl.make_clusterer(name).fit_predict(mat, cl.tag_aware_score(mat, item_tags))
+            seconds = time.perf_counter() - started
+            raw_noise = float((labels < 0).mean())
+            labels = cl.attach_noise(mat, labels)
+            if level == "passage":
+                labels = cl.compact(cl.majority_labels(labels.tolist(), owners, keys))
+            q = cl.quality(smat, labels, tags)
+            out.append(
+                q.__dict__
+                | {"method": name, "level": level, "noise": round(raw_noise, 4), "seconds": round(seconds, 2)}
+            )
+    return out

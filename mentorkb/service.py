@@ -1,0 +1,633 @@
+"""The KnowledgeBase facade: the one API the CLI, the Streamlit app and the benchmarks call.
+
+It owns the components (store, embedder, topic extractor, vector index), keeps the vector index in step
+with the store, and applies the visibility rules (recommend.access) to everything it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ingest.canon import TopicCanon
+
+from index.embedder import Embedder
+from index.store import DB_NAME, SQLiteStore, Store
+from index.vectors import INDEX_SCHEMA_VERSION, VectorIndex
+from ingest.topics import TopicExtractor
+from mentorkb import pipeline
+from mentorkb.errors import IndexMismatchError, LockedError, UnknownPersonError, UnknownSessionError
+from mentorkb.settings import Settings
+from models import (
+    IngestReport,
+    Insight,
+    Passage,
+    Person,
+    Recommendation,
+    Role,
+    Session,
+    Viewer,
+)
+from recommend import access
+from recommend.experts import PersonStats, RankWeights, rank_experts
+from recommend.insights import InsightFilters, search_insights
+from recommend.retrieval import Hit, rrf
+
+log = logging.getLogger("mentorkb.service")
+
+INDEX_DIR = "index"
+LOCK_NAME = ".write.lock"
+
+
+@dataclass
+class PersonProfile:
+    """A person as one viewer may see them."""
+
+    person: Person
+    taught_topics: list[tuple[str, int]] = field(default_factory=list)  # (topic label, sessions)
+    learned_topics: list[tuple[str, int]] = field(default_factory=list)
+    sessions: list[Session] = field(default_factory=list)
+    mentored: list[str] = field(default_factory=list)  # person ids they taught
+    mentored_by: list[str] = field(default_factory=list)
+    directions: dict[str, int] = field(default_factory=dict)  # top-down / bottom-up / peer counts
+
+
+class KnowledgeBase:
+    """A mentorkb knowledge base folder, opened for reading and (with a lock) writing."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        embedder: Embedder | None = None,
+        extractor: TopicExtractor | None = None,
+        index_backend: str = "faiss",
+    ) -> None:
+        self.settings = settings
+        self.kb_dir = Path(settings.kb_dir)
+        self.store: Store = store or SQLiteStore(self.kb_dir / DB_NAME)
+        self._embedder = embedder
+        self._extractor = extractor
+        self._index: VectorIndex | None = None
+        self._index_generation = -1
+        self._index_backend = index_backend
+        self._stats_cache: tuple[int, dict[str, PersonStats]] | None = None
+
+    @classmethod
+    def open(cls, kb_dir: Path | str | None = None, **kwargs: Any) -> KnowledgeBase:
+        """Open (creating if needed) the knowledge base in kb_dir, with settings from its folder and environment."""
+        overrides = kwargs.pop("settings_overrides", {}) or {}
+        return cls(Settings.load(kb_dir, **overrides), **kwargs)
+
+    def close(self) -> None:
+        """Release the database connection."""
+        self.store.close()
+
+    # -- components (loaded lazily: listing people must not load torch) ------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The sentence embedder, loaded on first use."""
+        if self._embedder is None:
+            from mentorkb.components import make_embedder
+
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def extractor(self) -> TopicExtractor:
+        """The topic extractor, loaded on first use."""
+        if self._extractor is None:
+            from mentorkb.components import make_extractor
+
+            self._extractor = make_extractor(self.settings)
+        return self._extractor
+
+    def canon(self) -> TopicCanon:
+        """The canonical-topic table saved in the store."""
+        raw = self.store.kv_get("topics", "canon")
+        return TopicCanon.from_json(raw) if raw else TopicCanon()
+
+    def _manifest(self, count: int) -> dict:
+        e = self.embedder
+        return {
+            "schema_version": INDEX_SCHEMA_VERSION,
+            "embedder": e.name,
+            "dim": e.dim,
+            "precision": e.precision,
+            "count": count,
+            "generation": self.store.generation(),
+        }
+
+    def _check_embedder(self) -> None:
+        stored = self.store.kv_get("index", "embedder")
+        if stored and stored != self.embedder.name:
+            raise IndexMismatchError(
+                f"stored vectors were made by '{stored}' but the configured embedder is '{self.embedder.name}'",
+                source=str(self.kb_dir),
+                fix="run `mentorkb reindex` to re-embed with the configured model",
+            )
+
+    def index(self) -> VectorIndex:
+        """The vector index, in step with the store (rebuilt from stored vectors when stale)."""
+        from index.vectors import load_index
+
+        gen = self.store.generation()
+        if self._index is not None and self._index_generation == gen:
+            return self._index
+        self._check_embedder()
+        folder = self.kb_dir / INDEX_DIR
+        expect = {"embedder": self.embedder.name, "dim": self.embedder.dim, "schema_version": INDEX_SCHEMA_VERSION}
+        if (folder / "manifest.json").exists():
+            idx, manifest = load_index(folder, expect=expect)
+            if manifest.get("generation") == gen:
+                self._index, self._index_generation = idx, gen
+                return idx
+            log.info(
+                "vector index is at generation %s, store at %s: rebuilding from stored vectors",
+                manifest.get("generation"),
+                gen,
+            )
+        return self._rebuild_index()
+
+    def _rebuild_index(self) -> VectorIndex:
+        from index.vectors import build_index, save_index
+
+        ids, vecs = self.store.vectors()
+        dim = self.embedder.dim
+        if len(ids) and vecs.shape[1] != dim:
+            raise IndexMismatchError(
+                f"stored vectors have dimension {vecs.shape[1]}, the embedder {dim}",
+                source=str(self.kb_dir),
+                fix="run `mentorkb reindex`",
+            )
+        idx = build_index(
+            ids,
+            vecs if len(ids) else np.zeros((0, dim), np.float32),
+            dim=dim,
+            ann_threshold=self.settings.ann_threshold,
+            nprobe=self.settings.ivf_nprobe,
+            backend=self._index_backend,
+        )
+        save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
+        self._index, self._index_generation = idx, self.store.generation()
+        return idx
+
+    def _lock(self):  # noqa: ANN202 - filelock's type
+        from filelock import FileLock, Timeout
+
+        self.kb_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.kb_dir / LOCK_NAME), timeout=self.settings.lock_timeout_s)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise LockedError(
+                "another mentorkb process is writing to this knowledge base",
+                source=str(self.kb_dir),
+                fix="wait for the other ingest to finish, then run this command again",
+            ) from exc
+        return lock
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        roster: Path | str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        progress: pipeline.Progress | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; returns what was ingested, updated, unchanged and rejected."""
+        files = pipeline.collect_files(paths, max_bytes=self.settings.max_file_bytes)
+        return self._ingest(
+            files, roster=roster, defaults=defaults, progress=progress, total=pipeline.count_files(paths)
+        )
+
+    def ingest_bytes(self, name: str, data: bytes, *, defaults: Mapping[str, Any] | None = None) -> IngestReport:
+        """Ingest one uploaded file (the name is reduced to its base name: no paths from uploads)."""
+        safe = Path(name.replace("\\", "/")).name or "upload.md"
+        if len(data) > self.settings.max_file_bytes:
+            return IngestReport(
+                rejected=[
+                    (
+                        safe,
+                        f"{safe}: file is {len(data):,} bytes, over the limit of "
+                        f"{self.settings.max_file_bytes:,}. Fix: split the file.",
+                    )
+                ]
+            )
+        return self._ingest([pipeline.SourceFile(f"uploads/{safe}", data, None)], defaults=defaults, total=1)
+
+    def _ingest(
+        self,
+        files: Iterable[pipeline.SourceFile | tuple[str, str]],
+        *,
+        roster: Path | str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        progress: pipeline.Progress | None = None,
+        total: int = 0,
+    ) -> IngestReport:
+        lock = self._lock()
+        try:
+            report = IngestReport()
+            if roster is not None:
+                pipeline.load_roster(self._components(), Path(roster), report)
+            self._check_embedder()
+            comps = self._components()
+            pipeline.ingest_files(files, comps, defaults=defaults, progress=progress, total=total, report=report)
+            self._after_write(comps)
+            return report
+        finally:
+            lock.release()
+
+    def _components(self) -> pipeline.Components:
+        return pipeline.Components(
+            store=self.store,
+            embedder=self.embedder,
+            extractor=self.extractor,
+            canon=self._canon_cache(),
+            index=self.index(),
+            settings=self.settings,
+        )
+
+    def _canon_cache(self) -> TopicCanon:
+        if getattr(self, "_canon", None) is None:
+            self._canon = self.canon()
+        return self._canon
+
+    def _after_write(self, comps: pipeline.Components) -> None:
+        from index.vectors import save_index
+
+        if self.store.kv_get("index", "embedder") is None:
+            self.store.kv_set("index", "embedder", self.embedder.name)
+        canon = comps.canon
+        canon.fit(t for p in self.store.all_passages() for t in p.topics)
+        self.store.kv_set("topics", "canon", canon.to_json())
+        self.store.upsert_topics(canon.topics())
+        save_index(comps.index, self.kb_dir / INDEX_DIR, self._manifest(len(comps.index)))
+        self._index_generation = self.store.generation()
+        self._stats_cache = None
+
+    def remove(self, session_id: str) -> None:
+        """Delete one session, its passages and their vectors."""
+        if self.store.session(session_id) is None:
+            raise UnknownSessionError(
+                f"no session '{session_id}'", field="session_id", fix="list ids with `mentorkb sessions`"
+            )
+        lock = self._lock()
+        try:
+            idx = self.index()
+            removed = self.store.remove_session(session_id)
+            idx.remove(np.asarray(removed, dtype=np.int64))
+            from index.vectors import save_index
+
+            save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
+            self._index_generation = self.store.generation()
+            self._stats_cache = None
+        finally:
+            lock.release()
+
+    def reindex(self) -> int:
+        """Re-embed every passage with the configured embedder and rebuild the vector index."""
+        lock = self._lock()
+        try:
+            sessions = {s.id: s for s in self.store.sessions()}
+            passages = self.store.all_passages()
+            texts = [pipeline.embed_text(sessions[p.session_id], p) for p in passages]
+            vecs = self.embedder.encode(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
+            if passages:
+                self.store.set_vectors(np.asarray([p.id for p in passages], dtype=np.int64), vecs)
+            self.store.kv_set("index", "embedder", self.embedder.name)
+            shutil.rmtree(self.kb_dir / INDEX_DIR, ignore_errors=True)
+            self._index = None
+            self._rebuild_index()
+            return len(passages)
+        finally:
+            lock.release()
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def viewer(self, person: str | None = None, *, operator: bool = False) -> Viewer:
+        """A Viewer for a roster reference (id, email or name); None = anonymous programme member."""
+        if person is None:
+            return Viewer(None, operator)
+        p = self.store.find_person(person)
+        if p is None:
+            raise UnknownPersonError(
+                f"nobody called '{person}' in the roster",
+                field="--as",
+                fix="use a roster id, email or full name (see `mentorkb people`)",
+            )
+        return Viewer(p.id, operator)
+
+    def person(self, ref: str) -> Person:
+        """A person by id, email or name."""
+        p = self.store.find_person(ref)
+        if p is None:
+            raise UnknownPersonError(f"nobody called '{ref}'", fix="see `mentorkb people` for ids")
+        return p
+
+    def people(self, viewer: Viewer) -> list[Person]:
+        """Everyone the viewer may know about: the roster, plus people of sessions the viewer may know exist."""
+        roster = self.store.roster_ids()
+        visible = {pid for s in access.known(self.store.sessions(), viewer) for pid in s.people}
+        return [p for p in self.store.people() if p.id in roster or p.id in visible]
+
+    def sessions(self, viewer: Viewer) -> list[Session]:
+        """Sessions the viewer may know exist, newest first (text blanked where they may not read it)."""
+        return [
+            s if access.can_read_text(s, viewer) else _without_text(s)
+            for s in access.known(self.store.sessions(), viewer)
+        ]
+
+    def session(self, session_id: str, viewer: Viewer) -> Session:
+        """One session as the viewer may see it; unknown and invisible ids read the same."""
+        s = self.store.session(session_id)
+        if s is None or not access.can_know_exists(s, viewer):
+            raise UnknownSessionError(
+                f"no session '{session_id}'", field="session_id", fix="list ids with `mentorkb sessions`"
+            )
+        if not access.can_read_text(s, viewer):
+            return _without_text(s)
+        if viewer.operator or access.is_participant(s, viewer):
+            return s
+        return _replace_text(s, access.mask_contacts(s.text))
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of what is stored (sessions, people, passages, topics, logged questions)."""
+        return self.store.counts() | {"kb_dir": str(self.kb_dir)}
+
+    def topic_label(self, topic_id: str) -> str:
+        """Display label of a canonical topic id."""
+        return self._labels().get(topic_id, topic_id)
+
+    def _labels(self) -> dict[str, str]:
+        return {t.id: t.label for t in self.store.topics()}
+
+    def question_topics(self, question: str) -> list[str]:
+        """Canonical topics mentioned in a question."""
+        phrases = self.extractor.extract([question])[0]
+        canon = self._canon_cache()
+        return list(dict.fromkeys(canon.canonical(p) for p in phrases))
+
+    def retrieve(
+        self, question: str, viewer: Viewer, *, depth: int | None = None, readable_only: bool = False
+    ) -> list[Hit]:
+        """Hybrid retrieval (dense + BM25, fused by RRF) over passages the viewer may know of."""
+        depth = depth or self.settings.retrieval_depth
+        qv = self.embedder.encode([question])
+        scores, ids = self.index().search(qv, depth)
+        dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        lexical = self.store.lexical_search(question, depth)
+        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.settings.rrf_k)
+        dense_s, lex_s = dict(dense), dict(lexical)
+        order = sorted(fused, key=lambda i: -fused[i])
+        sessions: dict[str, Session | None] = {}
+        hits: list[Hit] = []
+        for p in self.store.passages(order):
+            if p.session_id not in sessions:
+                sessions[p.session_id] = self.store.session(p.session_id)
+            s = sessions[p.session_id]
+            if s is None or not access.can_know_exists(s, viewer):
+                continue
+            if readable_only and not access.can_read_text(s, viewer):
+                continue
+            hits.append(Hit(p, s, fused[p.id], dense_s.get(p.id, 0.0), lex_s.get(p.id, 0.0)))
+        return hits
+
+    def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
+        """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
+        key = (self.store.generation(), viewer)
+        cache = getattr(self, "_pstats", {})
+        if key in cache:
+            return cache[key]
+        stats: dict[str, PersonStats] = defaultdict(PersonStats)
+        today = date.today()
+        for s in access.known(self.store.sessions(), viewer):
+            readable = access.can_read_text(s, viewer)
+            topics = set()
+            if readable:
+                topics = {t for p in self.store.session_passages(s.id) for t in p.topics}
+                topics |= {self._canon_cache().canonical(t) for t in s.tags}
+            teachers = s.mentors or s.participants
+            for pid in teachers:
+                st = stats[pid]
+                st.taught_sessions += 1
+                st.taught_topics |= topics
+                st.last_active = max(st.last_active or s.date, s.date)
+                if (today - s.date).days <= 180:
+                    st.current_mentees.update(s.mentees)
+            for pid in s.mentees:
+                st = stats[pid]
+                st.learned_topics |= topics
+                st.last_active = max(st.last_active or s.date, s.date)
+        self._pstats = {key: dict(stats)}
+        return self._pstats[key]
+
+    def weights(self) -> RankWeights:
+        """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""
+        st = self.settings
+        return RankWeights(
+            mentor=st.weight_mentor,
+            participant=st.weight_participant,
+            mentee=st.weight_mentee,
+            topic=st.weight_topic,
+            half_life_days=st.recency_half_life_days,
+            activity=st.activity_prior,
+            top_passages=st.person_top_passages,
+            peer_band=st.peer_band,
+            capacity_penalty=st.capacity_penalty,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        viewer: Viewer,
+        asker: str | None = None,
+        direction: str = "any",
+        top: int = 5,
+        log_question: bool = True,
+        opt_in: bool = False,
+    ) -> list[Recommendation]:
+        """Who can teach me X? Ranked people with relation labels and cited evidence."""
+        asker_p = self.person(asker) if asker else (self.store.person(viewer.person_id) if viewer.person_id else None)
+        qtopics = self.question_topics(question)
+        hits = self.retrieve(question, viewer)
+        people = {p.id: p for p in self.store.people()}
+        recs = rank_experts(
+            hits,
+            people=people,
+            asker=asker_p,
+            viewer=viewer,
+            question=question,
+            question_topics=qtopics,
+            stats=self.person_stats(viewer),
+            weights=self.weights(),
+            today=date.today(),
+            direction=direction,
+            top=top,
+        )
+        if log_question:
+            self.store.log_query("ask", question, qtopics, asker_p.id if (opt_in and asker_p) else None)
+        labels = self._labels()
+        return [_relabel(r, labels) for r in recs]
+
+    def ask_batch(
+        self,
+        items: Iterable[tuple[str, str, str | None]],
+        *,
+        direction: str = "any",
+        top: int = 10,
+        operator: bool = False,
+        log_question: bool = True,
+    ) -> Iterator[tuple[str, list[Recommendation]]]:
+        """Cohort matching: (id, question, asker ref) items, the model loaded once for the whole batch."""
+        for qid, question, who in items:
+            viewer = self.viewer(who, operator=operator)
+            yield qid, self.ask(question, viewer=viewer, direction=direction, top=top, log_question=log_question)
+
+    def insights(
+        self,
+        question: str,
+        *,
+        viewer: Viewer,
+        top: int = 10,
+        filters: InsightFilters | None = None,
+        log_question: bool = True,
+        opt_in: bool = False,
+    ) -> list[Insight]:
+        """Passages from earlier sessions that answer the question, cited to file and lines."""
+        hits = self.retrieve(question, viewer, readable_only=True)
+        ids = [h.passage.id for h in hits[:200] if h.passage.id is not None]
+        vecs = self._vectors_for(ids)
+        people = {p.id: p for p in self.store.people()}
+        out = search_insights(
+            hits,
+            viewer=viewer,
+            people=people,
+            filters=filters or InsightFilters(),
+            vectors=vecs,
+            neighbours=self.store.session_passages,
+            top=top,
+            mmr_lambda=self.settings.mmr_lambda,
+            duplicate_cosine=self.settings.duplicate_cosine,
+        )
+        if log_question:
+            qtopics = self.question_topics(question)
+            self.store.log_query("insights", question, qtopics, viewer.person_id if opt_in else None)
+        labels = self._labels()
+        return [_relabel_insight(i, labels) for i in out]
+
+    def _vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return self.store.vectors_for(ids)
+
+    def session_passages(self, session_id: str, viewer: Viewer) -> list[Passage]:
+        """A readable session's passages (empty when the viewer may not read it)."""
+        s = self.session(session_id, viewer)
+        return self.store.session_passages(s.id) if s.text else []
+
+    def profile(self, ref: str, viewer: Viewer) -> PersonProfile:
+        """A person's profile as the viewer may see it."""
+        from recommend.insights import session_direction
+
+        p = self.person(ref)
+        if p not in self.people(viewer):
+            raise UnknownPersonError(f"nobody called '{ref}'", fix="see `mentorkb people` for ids")
+        people = {q.id: q for q in self.store.people()}
+        labels = self._labels()
+        taught: dict[str, int] = defaultdict(int)
+        learned: dict[str, int] = defaultdict(int)
+        prof = PersonProfile(person=p)
+        for s in access.known(self.store.sessions(), viewer):
+            role = s.role_of(p.id)
+            if role is None:
+                continue
+            prof.sessions.append(s if access.can_read_text(s, viewer) else _without_text(s))
+            d = session_direction(s, people)
+            prof.directions[d] = prof.directions.get(d, 0) + 1
+            if role is Role.MENTOR:
+                prof.mentored.extend(m for m in s.mentees if m not in prof.mentored)
+            if role is Role.MENTEE:
+                prof.mentored_by.extend(m for m in s.mentors if m not in prof.mentored_by)
+            if not access.can_read_text(s, viewer):
+                continue
+            topics = {t for q in self.store.session_passages(s.id) for t in q.topics}
+            for t in topics:
+                (learned if role is Role.MENTEE else taught)[t] += 1
+        prof.taught_topics = [(labels.get(t, t), n) for t, n in sorted(taught.items(), key=lambda x: -x[1])][:15]
+        prof.learned_topics = [(labels.get(t, t), n) for t, n in sorted(learned.items(), key=lambda x: -x[1])][:15]
+        return prof
+
+    def check(self) -> dict[str, Any]:
+        """Compare the store and the vector index; returns a report with `ok`."""
+        ids, _ = self.store.vectors()
+        problems: list[str] = []
+        missing = self.store.counts()["passages"] - len(ids)
+        if missing:
+            problems.append(f"{missing} passages have no stored vector")
+        try:
+            idx = self.index()
+            if len(idx) != len(ids):
+                problems.append(f"index holds {len(idx)} vectors, store {len(ids)}")
+        except IndexMismatchError as exc:
+            problems.append(str(exc))
+        return {"ok": not problems, "problems": problems, "passages": len(ids), "generation": self.store.generation()}
+
+    def export(self, out: Path) -> int:
+        """Write every session, person and setting as JSON Lines; returns the number of lines."""
+        lines = []
+        for p in self.store.people():
+            lines.append(
+                {"kind": "person"} | {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(p).items()}
+            )
+        for s in self.store.sessions():
+            lines.append(
+                {
+                    "kind": "session",
+                    "id": s.id,
+                    "date": s.date.isoformat(),
+                    "title": s.title,
+                    "type": s.type.value,
+                    "mentors": list(s.mentors),
+                    "mentees": list(s.mentees),
+                    "participants": list(s.participants),
+                    "visibility": s.visibility.value,
+                    "tags": list(s.tags),
+                    "source": s.source,
+                    "text": s.text,
+                }
+            )
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+        tmp.replace(out)
+        return len(lines)
+
+
+def _without_text(s: Session) -> Session:
+    return _replace_text(s, "")
+
+
+def _replace_text(s: Session, text: str) -> Session:
+    from dataclasses import replace
+
+    return replace(s, text=text)
+
+
+def _relabel(r: Recommendation, labels: Mapping[str, str]) -> Recommendation:
+    from dataclasses import replace
+
+    return replace(r, topics=tuple(labels.get(t, t) for t in r.topics))
+
+
+def _relabel_insight(i: Insight, labels: Mapping[str, str]) -> Insight:
+    from dataclasses import replace
+
+    return replace(i, topics=tuple(labels.get(t, t) for t in i.topics))

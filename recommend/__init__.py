@@ -1,0 +1,1 @@
+"""Who-can-teach ranking, mentor/reverse/peer relations, insights and topic clusters."""

@@ -1,0 +1,187 @@
+"""The KnowledgeBase facade over fast fakes: ingest, idempotence, update, remove, consistency, visibility, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from index.embedder import HashingEmbedder
+from ingest.topics import SimpleTopicExtractor
+from mentorkb.cli import main
+from mentorkb.errors import IndexMismatchError, UnknownSessionError
+from mentorkb.service import INDEX_DIR, KnowledgeBase
+from mentorkb.settings import Settings
+from models import Viewer
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "kb"
+
+
+def open_kb(kb_dir: Path) -> KnowledgeBase:
+    return KnowledgeBase(
+        Settings.load(kb_dir), embedder=HashingEmbedder(), extractor=SimpleTopicExtractor(), index_backend="numpy"
+    )
+
+
+@pytest.fixture
+def notes(tmp_path) -> Path:
+    dst = tmp_path / "notes"
+    shutil.copytree(DATA / "notes", dst)
+    return dst
+
+
+@pytest.fixture
+def kb(tmp_path, notes):
+    k = open_kb(tmp_path / "kb")
+    report = k.ingest([notes], roster=DATA / "people.csv")
+    assert report.ok, report.rejected
+    yield k
+    k.close()
+
+
+def test_ingest_reports_every_session_and_person(kb):
+    stats = kb.stats()
+    assert stats["sessions"] == 4 and stats["people"] == 4
+    assert stats["passages"] >= 5
+
+
+def test_reingest_of_unchanged_files_is_a_noop(kb, notes):
+    gen = kb.store.generation()
+    report = kb.ingest([notes])
+    assert len(report.unchanged) == 4 and not report.ingested and not report.updated
+    assert kb.store.generation() == gen
+
+
+def test_changed_file_replaces_its_session(kb, notes):
+    f = notes / "2025-03-14-budget-basics.md"
+    f.write_text(f.read_text().replace("5% contingency", "10% contingency"))
+    report = kb.ingest([notes])
+    assert report.updated == ["2025-03-14-budget-basics"]
+    texts = " ".join(p.text for p in kb.store.session_passages("2025-03-14-budget-basics"))
+    assert "10% contingency" in texts and "5% contingency" not in texts
+    assert kb.check()["ok"]
+
+
+def test_remove_deletes_session_and_its_vectors(kb):
+    before = len(kb.index())
+    n = len(kb.store.session_passages("2025-06-02-prompting"))
+    kb.remove("2025-06-02-prompting")
+    assert kb.store.session("2025-06-02-prompting") is None
+    assert len(kb.index()) == before - n
+    with pytest.raises(UnknownSessionError, match="mentorkb sessions"):
+        kb.remove("2025-06-02-prompting")
+
+
+def test_bad_file_is_rejected_and_stored_sessions_stay(kb, notes):
+    (notes / "broken.md").write_text("---\ndate: 31/02/2025\n---\nhello\n")
+    report = kb.ingest([notes])
+    assert len(report.rejected) == 1
+    source, message = report.rejected[0]
+    assert "broken.md" in message and "date" in message
+    assert kb.stats()["sessions"] == 4
+
+
+def test_same_id_from_two_files_is_rejected_naming_both(kb, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "2025-03-14-budget-basics.md").write_text("---\ndate: 2025-03-15\n---\nSomething else entirely.\n")
+    report = kb.ingest([other])
+    assert len(report.rejected) == 1
+    assert "already belongs to notes/2025-03-14-budget-basics.md" in report.rejected[0][1]
+    assert kb.store.session("2025-03-14-budget-basics").title == "Budget basics"
+
+
+def test_unknown_person_is_created_with_unknown_level(kb, tmp_path):
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "n.md").write_text(
+        "---\ndate: 2025-09-01\nmentors: [Zoe Quinn]\nmentees: [ben.okafor]\n---\nExcel tips.\n"
+    )
+    report = kb.ingest([extra])
+    assert report.new_people == ["zoe.quinn"]
+    assert any("Zoe Quinn" in n and "unknown level" in n for n in report.notices)
+    assert kb.store.person("zoe.quinn").level is None
+
+
+def test_stale_index_after_a_crash_is_rebuilt_from_stored_vectors(kb, tmp_path):
+    manifest = kb.kb_dir / INDEX_DIR / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["generation"] -= 1  # as if the process died after committing the store, before saving the index
+    manifest.write_text(json.dumps(data))
+    fresh = open_kb(kb.kb_dir)
+    assert fresh.check()["ok"]
+    assert len(fresh.index()) == kb.stats()["passages"]
+
+
+def test_corrupted_index_is_a_clear_error_and_reindex_heals_it(kb):
+    files = [p for p in (kb.kb_dir / INDEX_DIR).iterdir() if p.name != "manifest.json"]
+    for f in files:
+        f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+    fresh = open_kb(kb.kb_dir)
+    with pytest.raises(IndexMismatchError, match="mentorkb reindex"):
+        fresh.index()
+    assert fresh.reindex() == kb.stats()["passages"]
+    assert fresh.check()["ok"]
+
+
+def test_private_session_is_invisible_to_others(kb):
+    sid = "2025-07-01-private"
+    assert sid not in {s.id for s in kb.sessions(Viewer(None))}
+    assert sid not in {s.id for s in kb.sessions(Viewer("lena.park"))}
+    assert sid in {s.id for s in kb.sessions(Viewer("ben.okafor"))}
+    with pytest.raises(UnknownSessionError):
+        kb.session(sid, Viewer("lena.park"))
+
+
+def test_topics_only_session_is_listed_without_text(kb):
+    s = kb.session("2025-08-09-coaching", Viewer("ben.okafor"))
+    assert s.text == "" and s.title == "Salary negotiation coaching"
+    assert "anchoring" in kb.session("2025-08-09-coaching", Viewer("lena.park")).text
+
+
+def test_insights_never_quote_private_or_topics_only_text(kb):
+    for who in (None, "lena.park", "margaret.hale"):
+        for q in ("Project Nightjar finance team", "anchoring salary negotiation market data"):
+            for i in kb.insights(q, viewer=Viewer(who), log_question=False):
+                assert "Nightjar" not in i.text
+                if who != "lena.park" and who != "margaret.hale":
+                    assert "anchoring" not in i.text
+
+
+def test_citations_point_at_the_right_source_lines(kb):
+    res = kb.insights("zero-based budgeting justify every line", viewer=Viewer(None), log_question=False)
+    top = res[0]
+    lines = kb.session(top.session_id, Viewer(None)).text.splitlines()
+    cited = " ".join(lines[top.lines[0] - 1 : top.lines[1]])
+    assert "zero-based budgeting" in cited
+
+
+# -- CLI -------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fake_env(monkeypatch):
+    monkeypatch.setenv("MENTORKB_EMBEDDER_MODEL", "hashing")
+    monkeypatch.setenv("MENTORKB_SPACY_MODEL", "simple")
+
+
+def test_cli_ingest_exit_codes_and_summary(tmp_path, notes, fake_env):
+    kb_dir = tmp_path / "clikb"
+    r = CliRunner().invoke(main, ["ingest", str(notes), "--roster", str(DATA / "people.csv"), "--kb", str(kb_dir)])
+    assert r.exit_code == 0, r.output
+    assert "Ingest summary" in r.output
+    (notes / "empty.md").write_text("")
+    r = CliRunner().invoke(main, ["ingest", str(notes), "--kb", str(kb_dir)])
+    assert r.exit_code == 1
+    assert "empty.md" in r.output
+    r = CliRunner().invoke(main, ["stats", "--json", "--kb", str(kb_dir)])
+    assert json.loads(r.output)["sessions"] == 4
+
+
+def test_cli_unknown_viewer_is_a_clear_error(tmp_path, notes, fake_env):
+    kb_dir = tmp_path / "clikb"
+    CliRunner().invoke(main, ["ingest", str(notes), "--roster", str(DATA / "people.csv"), "--kb", str(kb_dir)])
+    r = CliRunner().invoke(main, ["sessions", "--as", "Nobody Here", "--kb", str(kb_dir)])
+    assert r.exit_code == 2
+    assert "Nobody Here" in r.output and "Fix:" in r.output

@@ -8,25 +8,73 @@ from __future__ import annotations
 import numpy as np
 
 _SUBJECTS = [
-    "I", "We", "She", "He", "The mentee", "My mentor", "The team", "Our manager", "The new hire", "Priya",
-    "Tomasz", "Amara", "The tech lead", "Everyone in the group",
+    "I",
+    "We",
+    "She",
+    "He",
+    "The mentee",
+    "My mentor",
+    "The team",
+    "Our manager",
+    "The new hire",
+    "Priya",
+    "Tomasz",
+    "Amara",
+    "The tech lead",
+    "Everyone in the group",
 ]
 _VERBS = [
-    "struggled with", "asked about", "explained", "walked through", "wanted to get better at", "suggested a plan for",
-    "shared a story about", "worried about", "had years of experience with", "recommended reading on",
-    "practised", "gave feedback on", "spent the week on", "compared two approaches to",
+    "struggled with",
+    "asked about",
+    "explained",
+    "walked through",
+    "wanted to get better at",
+    "suggested a plan for",
+    "shared a story about",
+    "worried about",
+    "had years of experience with",
+    "recommended reading on",
+    "practised",
+    "gave feedback on",
+    "spent the week on",
+    "compared two approaches to",
 ]
 _TOPICS = [
-    "quarterly budget forecasts", "Kubernetes deployments", "giving difficult feedback", "public speaking",
-    "SQL query tuning", "stakeholder management", "career growth into staff engineering", "hiring interviews",
-    "the on-call rotation", "negotiating a raise", "writing design documents", "Python type hints",
-    "React performance", "incident post-mortems", "product discovery interviews", "data privacy rules",
-    "mentoring junior engineers", "time management", "cloud cost reduction", "the migration to Postgres",
-    "machine learning evaluation", "accessibility audits", "pricing experiments", "running retrospectives",
+    "quarterly budget forecasts",
+    "Kubernetes deployments",
+    "giving difficult feedback",
+    "public speaking",
+    "SQL query tuning",
+    "stakeholder management",
+    "career growth into staff engineering",
+    "hiring interviews",
+    "the on-call rotation",
+    "negotiating a raise",
+    "writing design documents",
+    "Python type hints",
+    "React performance",
+    "incident post-mortems",
+    "product discovery interviews",
+    "data privacy rules",
+    "mentoring junior engineers",
+    "time management",
+    "cloud cost reduction",
+    "the migration to Postgres",
+    "machine learning evaluation",
+    "accessibility audits",
+    "pricing experiments",
+    "running retrospectives",
 ]
 _TAILS = [
-    "", " last month", " before the release", " with the finance team", " for the first time",
-    " because the deadline moved", " in the Berlin office", " during the offsite", " after the reorg",
+    "",
+    " last month",
+    " before the release",
+    " with the finance team",
+    " for the first time",
+    " because the deadline moved",
+    " in the Berlin office",
+    " during the offsite",
+    " after the reorg",
 ]
 _FOLLOWUPS = [
     "The main takeaway was to start small and ask for help early.",
@@ -58,8 +106,16 @@ def passages(n: int, *, seed: int = 0) -> list[str]:
     return out
 
 
-def embedding_like(n: int, dim: int = 384, *, seed: int = 0, world: int = 0, clusters: int = 2000,
-                   rank: int = 128, chunk: int = 100_000) -> np.ndarray:
+def embedding_like(
+    n: int,
+    dim: int = 384,
+    *,
+    seed: int = 0,
+    world: int = 0,
+    clusters: int = 2000,
+    rank: int = 128,
+    chunk: int = 100_000,
+) -> np.ndarray:
     """n unit float32 vectors with MiniLM-like structure: topic clusters in a low-rank subspace plus noise.
 
     Real sentence embeddings share a common direction (anisotropy), concentrate near a low-rank
@@ -86,5 +142,5 @@ def embedding_like(n: int, dim: int = 384, *, seed: int = 0, world: int = 0, clu
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         x += mean + (0.5 / np.sqrt(dim)) * rng.standard_normal((m, dim), dtype=np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start:start + m] = x
+        out[start : start + m] = x
     return out

@@ -15,6 +15,7 @@ The demo's transcripts (.txt, .vtt) are not used as templates: every generated n
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -37,6 +38,10 @@ from models import Person  # noqa: E402
 DEMO_DIR = Path(__file__).resolve().parent.parent / "mentorkb" / "demo"
 ROSTER_FILE = "people.csv"
 NOTES_DIR = "notes"
+FORMATS = ("md", "jsonl")
+JSONL_PER_FILE = 1000
+# Passages per generated note, measured on a 1,000-note corpus (seed 0) with the default passage_max_chars.
+PASSAGES_PER_NOTE = 5.85
 FIRST_DAY = date(2021, 1, 4)
 LAST_DAY = date(2026, 11, 27)
 
@@ -84,6 +89,11 @@ class GeneratedNote:
         )
         return "---\n" + front + "---\n" + self.body + "\n"
 
+    def record(self) -> dict[str, object]:
+        """The note as one JSON Lines record (the file name's stem becomes its session id)."""
+        meta = {k: v.isoformat() if isinstance(v, date) else v for k, v in self.meta.items()}
+        return {"id": Path(self.path).stem, **meta, "text": self.body}
+
 
 @dataclass
 class CorpusSummary:
@@ -97,7 +107,7 @@ class CorpusSummary:
 
     @property
     def mean_words(self) -> float:
-        """Mean words per note body and front matter."""
+        """Mean words per note body."""
         return self.words / self.notes if self.notes else 0.0
 
 
@@ -254,9 +264,17 @@ def _slug(text: str) -> str:
 
 
 def generate(
-    n: int, *, seed: int = 0, templates: Sequence[Template] | None = None, people: Sequence[Person] | None = None
+    n: int,
+    *,
+    seed: int = 0,
+    start: int = 0,
+    templates: Sequence[Template] | None = None,
+    people: Sequence[Person] | None = None,
 ) -> Iterator[GeneratedNote]:
-    """Yield n notes, the same for the same seed; note i's date grows with i so later notes are newer."""
+    """Yield n notes, the same for the same seed; dates grow with the note number, which starts at `start`.
+
+    Give a later batch `start` = the size of the earlier one so file names (and session ids) never collide.
+    """
     templates = list(templates) if templates is not None else load_templates([DEMO_DIR / NOTES_DIR])
     people = list(people) if people is not None else load_roster()
     if not templates:
@@ -302,40 +320,63 @@ def generate(
             meta["visibility"] = t.visibility
         if t.tags:
             meta["tags"] = list(t.tags)
-        path = f"{NOTES_DIR}/{day.year}/{day.isoformat()}-{_slug(title)}-{i:06d}.md"
+        path = f"{NOTES_DIR}/{day.year}/{day.isoformat()}-{_slug(title)}-{start + i:06d}.md"
         yield GeneratedNote(path, meta, body)
 
 
-def write_corpus(out: Path, n: int, *, seed: int = 0, demo_dir: Path = DEMO_DIR) -> CorpusSummary:
-    """Write n generated notes and the roster into out (which must not hold an earlier corpus)."""
+def write_corpus(
+    out: Path, n: int, *, seed: int = 0, start: int = 0, fmt: str = "md", demo_dir: Path = DEMO_DIR
+) -> CorpusSummary:
+    """Write n generated notes and the roster into out (which must not hold an earlier corpus).
+
+    fmt "md" writes one Markdown file per note under notes/YYYY/; "jsonl" writes JSON Lines files of
+    JSONL_PER_FILE notes each under notes/ (much faster to write and to parse at hundreds of thousands of notes).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown corpus format {fmt!r}; use one of {', '.join(FORMATS)}")
     notes_dir = out / NOTES_DIR
     if notes_dir.exists() and any(notes_dir.iterdir()):
         raise FileExistsError(f"{notes_dir} already holds notes; pick an empty folder or delete it first")
     templates = load_templates([demo_dir / NOTES_DIR, demo_dir / "extra"])
     people = load_roster(demo_dir / ROSTER_FILE)
-    out.mkdir(parents=True, exist_ok=True)
+    notes_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(demo_dir / ROSTER_FILE, out / ROSTER_FILE)
     summary = CorpusSummary(folder=out)
-    for note in generate(n, seed=seed, templates=templates, people=people):
-        path = out / note.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = note.text
-        data = text.encode("utf-8")
-        path.write_bytes(data)
-        summary.notes += 1
-        summary.words += len(text.split())
+    shard: list[str] = []
+
+    def flush_shard() -> None:
+        data = "".join(shard).encode("utf-8")
+        (notes_dir / f"notes-{start + summary.notes - len(shard):07d}.jsonl").write_bytes(data)
         summary.bytes += len(data)
+        shard.clear()
+
+    for note in generate(n, seed=seed, start=start, templates=templates, people=people):
+        summary.words += len(note.body.split())
         kind = str(note.meta["type"])
         summary.by_type[kind] = summary.by_type.get(kind, 0) + 1
+        if fmt == "jsonl":
+            shard.append(json.dumps(note.record(), ensure_ascii=False) + "\n")
+            summary.notes += 1
+            if len(shard) == JSONL_PER_FILE:
+                flush_shard()
+            continue
+        path = out / note.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = note.text.encode("utf-8")
+        path.write_bytes(data)
+        summary.notes += 1
+        summary.bytes += len(data)
+    if shard:
+        flush_shard()
     return summary
 
 
-def ensure_corpus(out: Path, n: int, *, seed: int = 0) -> Path:
+def ensure_corpus(out: Path, n: int, *, seed: int = 0, start: int = 0, fmt: str = "md") -> Path:
     """The folder of an n-note corpus for seed, generated on first use and reused afterwards."""
-    marker = out / f".complete-{n}-{seed}"
+    marker = out / f".complete-{n}-{seed}-{start}-{fmt}"
     if not marker.exists():
         shutil.rmtree(out / NOTES_DIR, ignore_errors=True)
-        write_corpus(out, n, seed=seed)
+        write_corpus(out, n, seed=seed, start=start, fmt=fmt)
         marker.touch()
     return out
 
@@ -359,8 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="folder to write notes/ and people.csv into (must hold no notes yet)")
     ap.add_argument("--notes", type=int, default=1000, help="how many notes (default 1000)")
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    ap.add_argument("--format", choices=FORMATS, default="md", help="md files (default) or JSON Lines shards")
     args = ap.parse_args(argv)
-    s = write_corpus(args.out, args.notes, seed=args.seed)
+    s = write_corpus(args.out, args.notes, seed=args.seed, fmt=args.format)
     print_table(
         f"Corpus in {s.folder}",
         ["notes", "words", "words/note", "MB", "types"],

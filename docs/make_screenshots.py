@@ -66,7 +66,7 @@ def running_app(kb_dir: Path, env: dict[str, str] | None = None, *, timeout_s: f
         "--browser.gatherUsageStats",
         "false",
     ]
-    proc_env = dict(os.environ, **OFFLINE, **(env or {}), MENTORKB_KB=str(kb_dir))
+    proc_env = {**os.environ, **OFFLINE, **(env or {}), "MENTORKB_KB": str(kb_dir)}
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,22 +116,30 @@ def browser(width: int = 1440, height: int = 1000) -> Iterator[Any]:
             b.close()
 
 
-def wait_idle(page: Any) -> None:
-    """Wait until Streamlit has finished running the script (no spinner, no 'running' indicator)."""
-    page.wait_for_load_state("networkidle")
+def wait_idle(page: Any, quiet_ms: int = 1200) -> None:
+    """Wait until Streamlit has stayed idle (no "running" indicator, no spinner) for quiet_ms."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-testid=\"stSpinner\"]')",
+        """(quiet) => {
+            const busy = document.querySelector('[data-testid="stStatusWidget"]')
+                || document.querySelector('[data-testid="stSpinner"]');
+            const now = performance.now();
+            if (busy) { window.__mkbIdleSince = null; return false; }
+            window.__mkbIdleSince = window.__mkbIdleSince || now;
+            return now - window.__mkbIdleSince >= quiet;
+        }""",
+        arg=quiet_ms,
+        polling=200,
         timeout=180_000,
     )
-    page.wait_for_timeout(600)  # let charts and fonts settle
 
 
-def open_page(page: Any, url: str, path: str = "", heading: str = "") -> None:
-    """Go to a page of the app and wait until it has rendered."""
+def open_page(page: Any, url: str, path: str = "", heading: str = "", expect: str = "") -> None:
+    """Go to a page of the app and wait until it has rendered (down to the text `expect`, if given)."""
     page.goto(f"{url}/{path}")
     if heading:
         page.get_by_role("heading", name=heading).first.wait_for()
+    if expect:
+        page.get_by_text(expect).first.wait_for(timeout=180_000)
     wait_idle(page)
 
 
@@ -152,12 +160,52 @@ def ask(page: Any, question: str) -> None:
     wait_idle(page)
 
 
-def shoot(page: Any, name: str, out: Path) -> Path:
-    """Save a full-page PNG."""
+def content_height(page: Any) -> int:
+    """Height in pixels of the app's content (the main block), independent of the window size."""
+    return int(
+        page.evaluate(
+            """() => {
+                const main = document.querySelector('[data-testid="stMain"]');
+                const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+                if (!main || !block) return 0;
+                return block.getBoundingClientRect().bottom - main.getBoundingClientRect().top + main.scrollTop;
+            }"""
+        )
+    )
+
+
+def shoot(page: Any, name: str, out: Path, max_height: int = 2600) -> Path:
+    """Save a PNG of the whole page (up to max_height pixels tall)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Streamlit scrolls inside its main container, so a "full page" shot is only the window: grow the window
+    # to the content. Elements out of view render lazily (grey skeletons) and charts settle late, so repeat
+    # until the height stops changing.
+    size = page.viewport_size
+    height = 0
+    for _ in range(6):
+        page.wait_for_function("() => !document.querySelector('[data-testid*=\"Skeleton\"]')", timeout=30_000)
+        page.wait_for_timeout(1500)
+        now = min(content_height(page) + 40, max_height)
+        if now <= height:
+            break
+        height = now
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
     return path
+
+
+def shoot_topics(page: Any, url: str, out: Path, topic: str = "short video") -> Path:
+    """The Topics page, drilled down into one topic when this version has topic clusters."""
+    open_page(page, url, "topics", "Topics")
+    drill = page.get_by_label("Drill down into a topic")
+    if drill.count():
+        drill.click()
+        page.get_by_role("option", name=topic).first.click()
+        page.get_by_text("What was said").first.wait_for(timeout=180_000)
+        wait_idle(page)
+    return shoot(page, "topics", out)
 
 
 def take_all(url: str, out: Path) -> list[Path]:
@@ -172,18 +220,17 @@ def take_all(url: str, out: Path) -> list[Path]:
         open_page(page, url, "insights", "Earlier insights")
         page.get_by_label("Search earlier sessions").fill("how to explain a forecast miss to the board")
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Open lines").first.wait_for(timeout=180_000)
+        page.get_by_text("Open line").first.wait_for(timeout=180_000)
         wait_idle(page)
         shots.append(shoot(page, "insights", out))
 
-        open_page(page, url, "people?person=priya.nair", "People")
+        open_page(page, url, "people?person=priya.nair", "People", "Recent sessions")
         shots.append(shoot(page, "people", out))
 
-        open_page(page, url, "sessions?session=2025-02-04-incoterms-dap-vs-ddp&lines=8-12", "Sessions")
+        open_page(page, url, "sessions?session=2025-02-04-incoterms-dap-vs-ddp&lines=17-20", "Sessions", "Cited lines")
         shots.append(shoot(page, "sessions", out))
 
-        open_page(page, url, "topics", "Topics")
-        shots.append(shoot(page, "topics", out))
+        shots.append(shoot_topics(page, url, out))
 
         open_page(page, url, "upload", "Upload notes")
         shots.append(shoot(page, "upload", out))

@@ -149,10 +149,12 @@ class SentenceTransformerEmbedder:
                 field="embedder_model",
                 fix=_MODEL_FIX,
             )
-        self.name = _DEFAULT_NAME if not model else folder.resolve().name
+        self.name = _model_name(folder)
         self.batch_size = batch_size
         self._model = _load_sentence_transformer(folder)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; 5 (which pyproject still allows) has only the old name.
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.precision = "fp32"
         if precision != "fp32":
             self._try_bf16(forced=precision == "bf16")
@@ -182,7 +184,7 @@ class SentenceTransformerEmbedder:
         _LOG.info("embedder %s: fp32 because %s", self.name, reason)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts: (len(texts), dim) float32, unit rows; the same text always gives the same vector."""
+        """Embed texts: (len(texts), dim) float32, unit rows; deterministic for the same input."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = self._model.encode(
@@ -194,6 +196,15 @@ class SentenceTransformerEmbedder:
         )
         # Normalised here, in float32, because a bf16 norm is only good to ~3 digits.
         return _normalise(out)
+
+
+def _model_name(folder: Path) -> str:
+    """The name recorded in index manifests: stable for the packaged model wherever it is installed."""
+    try:
+        default: Path | None = Path(default_model_path()).resolve()
+    except ModelLoadError:
+        default = None
+    return _DEFAULT_NAME if folder.resolve() == default else folder.resolve().name
 
 
 def _load_sentence_transformer(folder: Path) -> Any:
@@ -265,10 +276,7 @@ class HashingEmbedder:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for: "hashing" / "hashing-<dim>" picks the fake, anything else a model."""
-    model = settings.embedder_model.strip()
-    if model == "hashing" or re.fullmatch(r"hashing-\d+", model):
-        return HashingEmbedder(int(model.partition("-")[2] or 384))
+    """The sentence-transformers embedder configured by settings (model, precision, batch size)."""
     return SentenceTransformerEmbedder(
-        model, precision=settings.embedder_precision, batch_size=settings.embed_batch_size
+        settings.embedder_model.strip(), precision=settings.embedder_precision, batch_size=settings.embed_batch_size
     )

@@ -50,17 +50,18 @@ CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL, speaker TEXT, text TEXT NOT NULL,
-    line_start INTEGER NOT NULL, line_end INTEGER NOT NULL, topics TEXT NOT NULL, vector BLOB
+    line_start INTEGER NOT NULL, line_end INTEGER NOT NULL, topics TEXT NOT NULL, vector BLOB,
+    search_text TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS passages_session ON passages(session_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    text, content='passages', content_rowid='id', tokenize='porter unicode61'
+    search_text, content='passages', content_rowid='id', tokenize='porter unicode61'
 );
 CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, text) VALUES (new.id, new.text);
+    INSERT INTO passages_fts(rowid, search_text) VALUES (new.id, new.search_text);
 END;
 CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO passages_fts(passages_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
 END;
 CREATE TABLE IF NOT EXISTS topics (id TEXT PRIMARY KEY, label TEXT NOT NULL, aliases TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS query_log (
@@ -249,7 +250,8 @@ class Store(Protocol):
     def session_by_source(self, source: str) -> Session | None: ...
     def sessions(self) -> list[Session]: ...
     def replace_session(
-        self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None
+        self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None,
+        search_texts: Sequence[str] | None = None,
     ) -> list[int]: ...
     def remove_session(self, session_id: str) -> list[int]: ...
     def passages(self, ids: Sequence[int]) -> list[Passage]: ...
@@ -442,11 +444,20 @@ class SQLiteStore:
         """All sessions, newest first."""
         return [self._session(r) for r in self._db.execute("SELECT * FROM sessions ORDER BY date DESC, id")]
 
-    def replace_session(self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None) -> list[int]:
+    def replace_session(
+        self,
+        session: Session,
+        passages: Sequence[Passage],
+        vectors: np.ndarray | None,
+        search_texts: Sequence[str] | None = None,
+    ) -> list[int]:
         """Atomically store a session with its passages (and their vectors), replacing any earlier version.
 
+        `search_texts` is what BM25 indexes per passage (the passage with its context); default the passage text.
         Returns the new passage ids in order. Ids of the replaced version's passages are not reused.
         """
+        if search_texts is not None and len(search_texts) != len(passages):
+            raise ValueError("one search text per passage expected")
         if vectors is not None and len(vectors) != len(passages):
             raise ValueError("one vector per passage expected")
         ids: list[int] = []
@@ -485,8 +496,8 @@ class SQLiteStore:
             for i, p in enumerate(passages):
                 blob = np.asarray(vectors[i], dtype=np.float32).tobytes() if vectors is not None else None
                 cur = db.execute(
-                    "INSERT INTO passages (session_id, ordinal, speaker, text, line_start, line_end, topics, vector)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO passages (session_id, ordinal, speaker, text, line_start, line_end, topics, vector,"
+                    " search_text) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         session.id,
                         p.ordinal,
@@ -496,6 +507,7 @@ class SQLiteStore:
                         p.line_end,
                         json.dumps(list(p.topics)),
                         blob,
+                        search_texts[i] if search_texts is not None else p.text,
                     ),
                 )
                 ids.append(int(cur.lastrowid))

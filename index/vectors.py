@@ -60,8 +60,11 @@ def _as_matrix(vectors: np.ndarray, dim: int, what: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def _last_wins(ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop all but the last occurrence of each id, so one add() call behaves like sequential adds."""
+def _checked(ids: np.ndarray, vectors: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (ids, vectors) for add(); of an id given twice only the last vector is kept, as sequential adds."""
+    ids, vectors = _as_ids(ids), _as_matrix(vectors, dim, "vectors")
+    if len(ids) != len(vectors):
+        raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
     if len(np.unique(ids)) == len(ids):
         return ids, vectors
     _, first_in_reversed = np.unique(ids[::-1], return_index=True)
@@ -89,9 +92,7 @@ class NumpyIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add (or replace) vectors under the given ids."""
-        ids, vectors = _last_wins(_as_ids(ids), _as_matrix(vectors, self.dim, "vectors"))
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+        ids, vectors = _checked(ids, vectors, self.dim)
         self.remove(ids)
         self._ids = np.concatenate([self._ids, ids])
         self._vectors = np.concatenate([self._vectors, vectors])
@@ -105,7 +106,7 @@ class NumpyIndex:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (scores, ids), each (n_queries, k), best first; missing slots have id -1 and score -inf."""
         q = _as_matrix(queries, self.dim, "queries")
-        scores, ids = _empty_result(len(q), k)
+        scores, ids = _empty_result(len(q), max(k, 0))
         hits = min(k, len(self))
         if hits == 0:
             return scores, ids
@@ -164,7 +165,7 @@ class FaissIndex:
     def _make_ivf(self, vectors: np.ndarray) -> None:
         import faiss
 
-        self.nlist = self.nlist or ivf_nlist(len(vectors))
+        self.nlist = self.nlist or min(ivf_nlist(len(vectors)), len(vectors))
         if len(vectors) < self.nlist:
             raise ValueError(
                 f"an IVF index with {self.nlist} lists needs at least {self.nlist} training vectors, "
@@ -179,9 +180,7 @@ class FaissIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add (or replace) vectors under the given ids; the first add to an IVF index trains it on that batch."""
-        ids, vectors = _last_wins(_as_ids(ids), _as_matrix(vectors, self.dim, "vectors"))
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+        ids, vectors = _checked(ids, vectors, self.dim)
         if len(ids) == 0:
             return
         if self._index is None:
@@ -394,7 +393,7 @@ def load_index(folder: Path, *, expect: dict) -> tuple[VectorIndex, dict]:
         )
     try:
         index = _BACKENDS[manifest["backend"]]._from_bytes(data, manifest)
-    except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+    except (ValueError, RuntimeError, KeyError, IndexError, TypeError) as exc:
         raise IndexMismatchError(
             f"the vector index file cannot be loaded: {exc}", source=str(path), fix=_REINDEX
         ) from exc

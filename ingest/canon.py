@@ -69,7 +69,7 @@ _INVARIANT = _wordset(
 _AMERICAN = _pairs(
     "isation:ization modelling:modeling labelling:labeling behaviour:behavior programme:program centre:center analyse:analyze"
 )
-_AMERICAN_RE = re.compile(r"isation|\b(?:modelling|labelling|behaviour|programme|centre|analyse)")
+_AMERICAN_RE = re.compile(r"isation|\b(?:behaviour|programme|centre)|\b(?:modelling|labelling|analyse)\b")
 _BRITISH = (
     (re.compile(r"ization"), "isation"),
     (re.compile(r"\bmodeling\b"), "modelling"),
@@ -422,9 +422,14 @@ class TopicCanon:
                 field="topic canon",
                 fix=fix,
             )
-        canon = cls(aliases=data["aliases"], embed=embed, threshold=float(data["threshold"]))
-        canon._variants = {str(k): str(v) for k, v in data["variants"].items()}
-        canon._surfaces = {str(t): Counter({str(k): int(v) for k, v in c.items()}) for t, c in data["surfaces"].items()}
+        try:
+            canon = cls(aliases=data["aliases"], embed=embed, threshold=float(data["threshold"]))
+            canon._variants = {str(k): str(v) for k, v in data["variants"].items()}
+            canon._surfaces = {
+                str(t): Counter({str(k): int(v) for k, v in c.items()}) for t, c in data["surfaces"].items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreError(f"saved topic table is damaged ({exc!r})", field="topic canon", fix=fix) from exc
         for topic_id in canon._surfaces:
             canon._learned_fold.setdefault(fold(topic_id), topic_id)
         for key, target in canon._variants.items():

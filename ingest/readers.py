@@ -46,6 +46,8 @@ KNOWN_KEYS: tuple[str, ...] = (
 PEOPLE_KEYS: tuple[str, ...] = ("mentors", "mentees", "participants")
 
 _MAX_YAML_DEPTH = 20
+# Metadata is a few lines; a bound keeps YAML parsing cheap whatever a file holds.
+_MAX_YAML_CHARS = 64_000
 # A .docx is a zip; refuse one that inflates far beyond the byte limit (a zip bomb) before parsing it.
 _DOCX_INFLATE_FACTOR = 20
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -362,6 +364,13 @@ def _load_yaml(source: str, text: str, first_line: int) -> tuple[Any, dict[str, 
     def fail(problem: str, mark: yaml.Mark | None, fix: str) -> NoteFormatError:
         return NoteFormatError(problem, source=source, line=first_line + (mark.line if mark else 0), fix=fix)
 
+    if len(text) > _MAX_YAML_CHARS:
+        raise NoteFormatError(
+            f"metadata is {len(text):,} characters long, over the limit of {_MAX_YAML_CHARS:,}",
+            source=source,
+            line=first_line,
+            fix="keep the metadata to a few key: value lines and put the note text after it",
+        )
     try:
         depth = 0
         # Scan events before building anything: this refuses alias bombs and deep nesting cheaply,
@@ -444,18 +453,19 @@ def _front_matter(source: str, lines: Sequence[str]) -> tuple[_Header, int]:
             line=2,
             fix="write the metadata as 'key: value' lines, e.g. 'date: 2025-03-14'",
         )
-    return _header(source, data, key_lines), closing_index + 1
+    return _header(data, key_lines), closing_index + 1
 
 
-def _header(source: str, values: dict[Any, Any], key_lines: dict[str, int]) -> _Header:
+def _header(values: dict[Any, Any], key_lines: dict[str, int]) -> _Header:
+    """Metadata with a notice for each unknown key (the pipeline prefixes notices with the note's source)."""
     notices = []
     for key in values:
         name = _key_name(key)
         if name not in KNOWN_KEYS:
             close = difflib.get_close_matches(name, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
-            where = f"{source}:{key_lines[name]}" if name in key_lines else source
-            notices.append(f"{where}: unknown metadata key '{name}' ignored ({hint})")
+            where = f"line {key_lines[name]}: " if name in key_lines else ""
+            notices.append(f"{where}unknown metadata key '{name}' ignored ({hint})")
     return _Header(dict(values), key_lines, tuple(notices))
 
 
@@ -471,7 +481,7 @@ def _key_value_block(source: str, block: Sequence[tuple[int, str]]) -> _Header:
         key = _key_name(match["key"])
         values[key] = _load_yaml(source, raw, number)[0] if raw.startswith("[") else raw or None
         key_lines[key] = number
-    return _header(source, values, key_lines)
+    return _header(values, key_lines)
 
 
 def _looks_like_metadata(block: Sequence[str]) -> bool:
@@ -687,7 +697,7 @@ def _vtt_date(source: str, mtime: float | None) -> tuple[date, str] | None:
             fix="put the date in the file name",
         ) from exc
     return when, (
-        f"{source}: date {when.isoformat()} taken from the file's modification time "
+        f"date {when.isoformat()} taken from the file's modification time "
         "(put the date in the file name, e.g. 2025-03-14-standup.vtt, or in a NOTE block to set it)"
     )
 
@@ -795,7 +805,7 @@ def _read_jsonl(source: str, text: str, base: Mapping[str, Any]) -> list[ParsedN
                 problem = f"record's 'text' must be text, not {_describe(body)}"
             raise NoteFormatError(problem, **where, field="text", fix='add "text": "the session notes" to the record')
         values = {key: value for key, value in record.items() if key != "text"}
-        header = _header(source, values, {_key_name(key): lineno for key in values})
+        header = _header(values, {})  # errors are re-raised below with the record's line
         lines = _trim([Line(number, line) for number, line in enumerate(body.split("\n"), start=1)])
         record_source = f"{source}#{lineno}"
         try:

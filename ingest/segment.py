@@ -20,6 +20,8 @@ _HEADING = re.compile(r"\s{0,3}#{1,6}(?:\s.*)?")
 _RULE = re.compile(r"\s{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
 _BULLET = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])\s+\S.*")
 # A sentence ends at . ! ? or … (after any closing quotes or brackets) followed by whitespace.
+# A line that is all bold ("**What Priya showed**") is a heading in disguise: it leads into what follows.
+_BOLD_LEAD = re.compile(r"\s*(\*\*|__)[^*_\s].*?\1\s*:?\s*")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
 
 
@@ -73,7 +75,7 @@ def _pack(units: Sequence[_Unit], max_chars: int) -> Iterable[list[_Unit]]:
 
 
 def _units(pieces: Sequence[Line], max_chars: int, glue: str = " ") -> list[_Unit]:
-    """One unit for lines short enough together, else their sentences (and word-wrapped long sentences)."""
+    """Lines joined into one unit if short enough, else runs of whole sentences of up to max_chars each."""
     numbers = [line.number for line in pieces]
     texts = [line.text.strip() for line in pieces]
     joined = " ".join(texts)
@@ -84,12 +86,21 @@ def _units(pieces: Sequence[Line], max_chars: int, glue: str = " ") -> list[_Uni
         starts.append(offset)
         offset += len(text) + 1
 
-    def line_at(position: int) -> int:
-        return numbers[bisect_right(starts, position) - 1]
+    def unit(begin: int, end: int) -> _Unit:
+        first, last = (numbers[bisect_right(starts, at) - 1] for at in (begin, end - 1))
+        return _Unit(joined[begin:end], first, last, glue if not units else " ")
 
+    # Pack sentence spans here rather than as separate units: a pathological paragraph can hold a
+    # million "sentences", and slicing the joined text keeps its spacing exactly.
     units: list[_Unit] = []
+    chunk: tuple[int, int] | None = None
     for begin, end in _wrap(joined, _sentence_spans(joined), max_chars):
-        units.append(_Unit(joined[begin:end], line_at(begin), line_at(end - 1), glue if not units else " "))
+        if chunk and end - chunk[0] > max_chars:
+            units.append(unit(*chunk))
+            chunk = None
+        chunk = (chunk[0] if chunk else begin, end)
+    if chunk:
+        units.append(unit(*chunk))
     return units
 
 
@@ -122,6 +133,16 @@ def _wrap(text: str, spans: Iterable[tuple[int, int]], max_chars: int) -> Iterab
             yield begin, end
 
 
+def _is_lead(lines: Sequence[Line]) -> bool:
+    """A paragraph that only introduces what follows: ends in ':' or is one all-bold line."""
+    last = lines[-1].text.rstrip()
+    return last.endswith(":") or _is_bold_lead(lines)
+
+
+def _is_bold_lead(lines: Sequence[Line]) -> bool:
+    return len(lines) == 1 and bool(_BOLD_LEAD.fullmatch(lines[0].text.rstrip()))
+
+
 def _ordered(line: Line) -> bool:
     return line.text.lstrip()[:1].isdigit()
 
@@ -147,21 +168,28 @@ def _narrative_groups(
     for line in lines:
         text = line.text
         current = blocks[-1] if blocks else None
+        if not text.strip() and current and current[0] == "para" and _is_bold_lead(current[1][0]):
+            continue  # a blank line after a bold lead-in keeps it attached to what follows
         if not text.strip() or _RULE.fullmatch(text) or _HEADING.fullmatch(text):
-            if _HEADING.fullmatch(text) or (current and current[0] == "para"):
+            if text.strip() or (current and current[0] == "para"):  # a heading or rule ends any block
                 blocks.append(("end", []))
             after_blank = True
             continue
         if _BULLET.fullmatch(text):
             if current and current[0] == "list" and (not after_blank or _ordered(current[1][-1][0]) == _ordered(line)):
                 current[1].append([line])  # a blank line between items of one kind keeps the list going
-            elif current and current[0] == "para" and not after_blank and current[1][0][-1].text.rstrip().endswith(":"):
+            elif current and current[0] == "para" and not after_blank and _is_lead(current[1][0]):
                 blocks[-1] = ("list", [current[1][0], [line]])  # a lead-in ending in ':' belongs to its list
             else:
                 blocks.append(("list", [[line]]))
         elif current and current[0] == "list" and not word_paragraphs and (not after_blank or text[:1].isspace()):
             current[1][-1].append(line)  # continuation of the last item
-        elif current and current[0] == "para" and not after_blank and not word_paragraphs:
+        elif (
+            current
+            and current[0] == "para"
+            and (not after_blank or _is_bold_lead(current[1][0]))
+            and not word_paragraphs
+        ):
             current[1][0].append(line)
         else:
             blocks.append(("para", [[line]]))

@@ -63,7 +63,8 @@ STOP_WORDS = LEADING_WORDS | _wordset(
     read began became found held led lost paid put sat stood understood won well yeah yes no ok okay oh um uh
     hmm right lot lots thing things way stuff something anything everything nothing actually basically great
     good bad nice better best worse worst big small huge little new old hard easy important useful helpful
-    interesting able sure clear happy glad first second third daily weekly monthly"""
+    interesting able sure clear happy glad first second third daily weekly monthly teach teaches taught teaching
+    knows anyone someone somebody anybody everyone"""
 )
 
 # Entity labels worth a topic; every other label (PERSON, DATE, MONEY, GPE, ...) is trimmed from phrases.
@@ -126,26 +127,31 @@ class SimpleTopicExtractor:
     def extract(self, texts: Sequence[str], *, exclude: Collection[str] = ()) -> list[list[str]]:
         """For each text, its skills and noun-ish phrases as canonical ids, in order of first mention."""
         names = _name_words(exclude)
-        return [_unique(self._skills(text, names) + self._phrases(text, names)) for text in texts]
+        out = []
+        for text in texts:
+            skills, covered = self._skills(text, names)
+            out.append(_unique(skills + self._phrases(text, names, covered)))
+        return out
 
-    def _skills(self, text: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    def _skills(self, text: str, names: frozenset[str]) -> tuple[list[tuple[int, str]], list[tuple[int, int]]]:
         # Token n-gram lookup, leftmost-longest: one dict probe per length instead of a 900-way regex.
         matches = list(_SKILL_TOKEN.finditer(text))
         exact = [m.group(0) for m in matches]
         lower = [t.lower() for t in exact]
-        found, i = [], 0
+        found, covered, i = [], [], 0
         while i < len(matches):
             for size in range(min(self._longest.get(lower[i], 0), len(matches) - i), 0, -1):
                 topic = self._cased.get(tuple(exact[i : i + size])) or self._lower.get(tuple(lower[i : i + size]))
                 if topic:
                     if size > 1 or lower[i] not in names:  # a person called Ruby is not the Ruby language
                         found.append((matches[i].start(), topic))
+                        covered.append((matches[i].start(), matches[i + size - 1].end()))
                     i += size - 1
                     break
             i += 1
-        return found
+        return found, covered
 
-    def _phrases(self, text: str, names: frozenset[str]) -> list[tuple[int, str]]:
+    def _phrases(self, text: str, names: frozenset[str], covered: list[tuple[int, int]]) -> list[tuple[int, str]]:
         found, run = [], []
         for m in [*_TOKEN.finditer(text), None]:
             word = m.group(0).lower() if m else ""
@@ -160,10 +166,12 @@ class SimpleTopicExtractor:
             ):
                 run.append(m)
                 continue
-            if run and len(run) <= _MAX_WORDS:
-                topic = self._canon.canonical(text[run[0].start() : run[-1].end()])
+            start, end = (run[0].start(), run[-1].end()) if run else (0, 0)
+            inside_skill = any(s <= start and end <= e for s, e in covered)  # "NET" of ".NET"
+            if run and len(run) <= _MAX_WORDS and not inside_skill:
+                topic = self._canon.canonical(text[start:end])
                 if _keep(topic, names):
-                    found.append((run[0].start(), topic))
+                    found.append((start, topic))
             run = []
         return found
 

@@ -73,9 +73,7 @@ def _print_clusters(clusters: Sequence[Cluster]) -> None:
 @JSON_OPTION
 @click.pass_context
 @handle_errors
-def topics_group(
-    ctx: click.Context, kb_dir: Path | None, as_person: str | None, operator: bool, as_json: bool
-) -> None:
+def topics_group(ctx: click.Context, kb_dir: Path | None, as_person: str | None, operator: bool, as_json: bool) -> None:
     """Topic clusters: what is taught, by whom, which way, and how much it is asked for. Lists them by default."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_topics, kb_dir=kb_dir, as_person=as_person, operator=operator, as_json=as_json)

@@ -1,7 +1,7 @@
 """Coordinator views: topic clusters, gaps, at-risk knowledge and reverse-mentoring potential.
 
-Clusters are computed once on the operator view (every session's mean passage vector) and persisted in the
-store's kv (namespace "clusters") with the store generation they reflect; a later call after new notes
+Clusters are computed once on the operator view (each session's mean passage embedding beside the TF-IDF of
+its canonical topics; Ward clustering, see docs/clusters.md) and persisted in the store's kv (namespace "clusters") with the store generation they reflect; a later call after new notes
 re-clusters and hands the old ids (and so the coordinators' names and merges) to the clusters they match.
 Everything a viewer is shown is then rebuilt from the sessions that viewer may know (counts, people,
 directions) or read (keyphrases, labels, names, evidence), so a private note never shapes what others see.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mentorkb.errors import MentorKBError
+from mentorkb.errors import MentorKBError, StoreError
 from models import (
     AtRiskTopic,
     Cluster,
@@ -40,6 +40,7 @@ from recommend import clusters as cl
 from recommend.insights import session_direction
 
 if TYPE_CHECKING:
+    from ingest.canon import TopicCanon
     from mentorkb.service import KnowledgeBase
 
 log = logging.getLogger("mentorkb.coordinator")
@@ -49,6 +50,8 @@ STATE_VERSION = 1
 MAX_NAME_CHARS = 80
 LABEL_PHRASES = 3  # keyphrases joined into an unnamed cluster's label
 SHOWN_PHRASES = 6
+TOPIC_WEIGHT = 1.0  # topic TF-IDF beside the embedding when clustering (measured: docs/clusters.md)
+STABILITY_BONUS = 0.02  # score bonus for re-clustering into as many clusters as last time
 TAG_WEIGHT = 2  # a front-matter tag is the author's own statement of topic: it outweighs an extracted phrase
 EVIDENCE_PER_CLUSTER = 5
 MIN_EVIDENCE_CHARS = 60  # shorter passages ("Check back in two weeks.") make poor evidence
@@ -59,7 +62,7 @@ class UnknownClusterError(MentorKBError):
 
 
 class ClusterNameError(MentorKBError):
-    """A coordinator's cluster name is empty, too long or spans lines."""
+    """A coordinator's cluster name is too long or spans lines."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,16 @@ class ClusterState:
 
 def _load_json(kb: KnowledgeBase, key: str) -> dict:
     raw = kb.store.kv_get(NAMESPACE, key)
-    return json.loads(raw) if raw else {}
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise StoreError(
+            f"saved topic-cluster data is not valid JSON ({exc.msg} at char {exc.pos})",
+            source=str(kb.kb_dir),
+            field=f"kv {NAMESPACE}/{key}",
+            fix="run `mentorkb topics recluster`; names and merges may need to be given again",
+        ) from exc
+    return data if isinstance(data, dict) else {}
 
 
 def names(kb: KnowledgeBase) -> dict[str, str]:
@@ -119,9 +131,13 @@ def merges(kb: KnowledgeBase) -> dict[str, str]:
 
 
 def load_state(kb: KnowledgeBase) -> ClusterState | None:
-    """The last clustering saved in the store, if any."""
+    """The last clustering saved in the store, if any (None also for an unreadable one: it is recomputed)."""
     raw = kb.store.kv_get(NAMESPACE, "state")
-    return ClusterState.from_json(raw) if raw else None
+    try:
+        return ClusterState.from_json(raw) if raw else None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        log.warning("saved topic clusters are unreadable: clustering again")
+        return None
 
 
 def session_vectors(kb: KnowledgeBase) -> tuple[list[str], np.ndarray]:
@@ -135,22 +151,46 @@ def session_vectors(kb: KnowledgeBase) -> tuple[list[str], np.ndarray]:
     return cl.mean_vectors(groups)
 
 
+def _session_topics(kb: KnowledgeBase, keys: Sequence[str]) -> list[list[str]]:
+    """Each session's canonical passage topics, with repeats (tags left out: they judge the clustering)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for p in kb.store.all_passages():
+        found[p.session_id].extend(t for t in p.topics if t)
+    return [found[k] for k in keys]
+
+
+def _session_tags(kb: KnowledgeBase, keys: Sequence[str]) -> list[tuple[str, ...]]:
+    """Canonical tags of each session (operator view: the clustering itself is never shown as text)."""
+    canon = kb.canon()
+    by_id = {s.id: s for s in kb.store.sessions()}
+    return [tuple(t for t in (canon.canonical(tag) for tag in by_id[k].tags) if t) if k in by_id else () for k in keys]
+
+
 def cluster_sessions(
     keys: Sequence[str],
     vectors: np.ndarray,
+    topics: Sequence[Sequence[str]],
     tags: Sequence[Sequence[str]],
     *,
     method: str,
     previous: ClusterState | None,
     generation: int,
 ) -> ClusterState:
-    """Cluster session vectors (k picked by silhouette plus agreement with the sessions' tags) and give each
-    cluster the id of the previous cluster it matches."""
+    """Cluster sessions on their mean passage embedding beside their topic TF-IDF, the number of clusters
+    picked by silhouette plus agreement with the sessions' tags; each cluster takes the id of the previous
+    cluster it matches. Centroids are kept in embedding space (questions are matched against them)."""
     started = time.perf_counter()
     if not len(keys):
         return ClusterState(generation, method, (), previous.next_id if previous else 1)
-    score = cl.tag_aware_score(vectors, tags)
-    labels = cl.compact(cl.attach_noise(vectors, cl.make_clusterer(method).fit_predict(vectors, score)))
+    features = cl.with_topics(vectors, cl.topic_matrix(topics), TOPIC_WEIGHT)
+    base = cl.tag_aware_score(features, tags)
+    keep_k = len(previous.clusters) if previous else 0
+
+    def score(labels: np.ndarray) -> float:
+        # A near-tie keeps the previous number of clusters, so a few new notes do not reshuffle everything.
+        return base(labels) + (STABILITY_BONUS if len(set(labels.tolist()) - {-1}) == keep_k else 0.0)
+
+    labels = cl.compact(cl.attach_noise(features, cl.make_clusterer(method).fit_predict(features, score)))
     k = int(labels.max()) + 1
     members = [[keys[i] for i in np.flatnonzero(labels == c)] for c in range(k)]
     centroids = cl.unit_rows(np.vstack([vectors[labels == c].mean(axis=0) for c in range(k)]))
@@ -180,6 +220,7 @@ def ensure(kb: KnowledgeBase, *, force: bool = False, method: str | None = None)
     state = cluster_sessions(
         keys,
         vectors,
+        _session_topics(kb, keys),
         _session_tags(kb, keys),
         method=method or (previous.method if previous else cl.DEFAULT_CLUSTERER),
         previous=previous,
@@ -190,13 +231,6 @@ def ensure(kb: KnowledgeBase, *, force: bool = False, method: str | None = None)
     state = ClusterState.from_json(raw) or state  # what later calls will load, rounding included
     log.info("clustered %d sessions into %d clusters in %.2fs", len(keys), len(state.clusters), state.seconds)
     return state
-
-
-def _session_tags(kb: KnowledgeBase, keys: Sequence[str]) -> list[tuple[str, ...]]:
-    """Canonical tags of each session (operator view: the clustering itself is never shown as text)."""
-    canon = kb.canon()
-    by_id = {s.id: s for s in kb.store.sessions()}
-    return [tuple(t for t in (canon.canonical(tag) for tag in by_id[k].tags) if t) if k in by_id else () for k in keys]
 
 
 def recluster(kb: KnowledgeBase, *, method: str | None = None) -> ClusterState:
@@ -221,6 +255,7 @@ class _View:
     labels: Mapping[str, str]  # topic id -> display label
     secret: frozenset[str]
     stop: frozenset[str]  # person names: never keyphrases
+    canon: TopicCanon
     canonical_tags: dict[str, set[str]] = field(default_factory=dict)  # readable session -> canonical tags
 
 
@@ -232,7 +267,7 @@ class _Shown:
     sessions: list[Session]  # known members, newest first
     readable: list[Session]
     centroid: np.ndarray
-    topic_ids: list[str]  # distinctive canonical topics (readable members only)
+    scored: list[tuple[str, float]]  # distinctive canonical topics with c-TF-IDF scores (readable members only)
     cluster: Cluster | None = None
 
 
@@ -289,6 +324,7 @@ def _view(kb: KnowledgeBase, viewer: Viewer) -> _View:
         labels=labels,
         secret=secret,
         stop=frozenset(stop),
+        canon=canon,
         canonical_tags=tags,
     )
 
@@ -327,21 +363,22 @@ def _shown_clusters(kb: KnowledgeBase, view: _View, state: ClusterState) -> list
     for sh in shown:
         min_count = 2 if len(sh.readable) >= 4 else 1
         best = [(t, w) for t, w in scored[sh.group.id] if docs[sh.group.id][t] >= min_count]
-        sh.topic_ids = _topic_ids(best, view)
+        sh.scored = _distinctive(best, view)
     return shown
 
 
-def _topic_ids(scored: Sequence[tuple[str, float]], view: _View, top: int = SHOWN_PHRASES) -> list[str]:
-    """The ids behind the keyphrases shown (same filters as recommend.clusters.keyphrases)."""
+def _distinctive(scored: Sequence[tuple[str, float]], view: _View, top: int = SHOWN_PHRASES) -> list[tuple[str, float]]:
+    """(topic id, score) behind the keyphrases shown (same filters as recommend.clusters.keyphrases)."""
     phrases = cl.keyphrases(scored, labels=view.labels, stop=view.stop, secret=view.secret, top=top)
-    by_label = {view.labels.get(t, t): t for t, _ in scored}
+    by_label = {view.labels.get(t, t): (t, w) for t, w in scored}
     return [by_label[p] for p in phrases]
 
 
-def _finish(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> None:
+def _finish(kb: KnowledgeBase, view: _View, shown: list[_Shown], matches: Sequence[set[int]]) -> None:
     """Fill in each shown cluster's public record: label, people, directions, demand, map position."""
     given = names(kb)
-    demand = _demand(kb, view, shown)
+    counts = Counter(i for m in matches for i in m)
+    demand = [counts.get(i, 0) for i in range(len(shown))]
     dims = {len(sh.centroid) for sh in shown if len(sh.centroid)}
     coords = np.zeros((len(shown), 2))
     if len(dims) == 1:
@@ -355,11 +392,11 @@ def _finish(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> None:
         name = given.get(sh.group.id, "")
         if name and not cl.is_shown(name, view.secret):
             name = ""
-        phrases = [view.labels.get(t, t) for t in sh.topic_ids]
+        phrases = [(view.labels.get(t, t), w) for t, w in sh.scored]
         sh.cluster = Cluster(
             id=sh.group.id,
             label=cl.cluster_label(name, phrases, n=LABEL_PHRASES),
-            keyphrases=tuple(phrases),
+            keyphrases=tuple(p for p, _ in phrases),
             name=name,
             sessions=len(sh.sessions),
             teachers=cl.ranked_people(teach),
@@ -373,34 +410,44 @@ def _finish(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> None:
         )
 
 
-def _view_clusters(kb: KnowledgeBase, viewer: Viewer) -> tuple[_View, list[_Shown]]:
+@dataclass
+class _Picture:
+    """Everything one call shows a viewer: their view, their clusters, and the logged questions matched."""
+
+    view: _View
+    shown: list[_Shown]
+    questions: list[dict]
+    matches: list[set[int]]  # per question, indexes into shown
+
+
+def _picture(kb: KnowledgeBase, viewer: Viewer) -> _Picture:
     state = ensure(kb)
     view = _view(kb, viewer)
     shown = _shown_clusters(kb, view, state)
-    _finish(kb, view, shown)
-    return view, shown
+    rows, matches = _question_matches(kb, shown)
+    _finish(kb, view, shown, matches)
+    return _Picture(view, shown, rows, matches)
 
 
 def topics(kb: KnowledgeBase, viewer: Viewer) -> list[Cluster]:
     """Every cluster the viewer may know of, most sessions first."""
-    _, shown = _view_clusters(kb, viewer)
-    out = [sh.cluster for sh in shown if sh.cluster is not None]
+    out = [sh.cluster for sh in _picture(kb, viewer).shown if sh.cluster is not None]
     return sorted(out, key=lambda c: (-c.sessions, c.id))
 
 
 def topic(kb: KnowledgeBase, cluster_id: str, viewer: Viewer) -> ClusterDetail:
     """One cluster with its sessions, monthly trend and evidence passages (readable ones only)."""
-    view, shown = _view_clusters(kb, viewer)
+    pic = _picture(kb, viewer)
     wanted = cl.resolve(cluster_id.strip(), merges(kb))
-    for sh in shown:
+    for sh in pic.shown:
         if sh.group.id == wanted and sh.cluster is not None:
             return ClusterDetail(
                 cluster=sh.cluster,
                 session_ids=tuple(s.id for s in sh.sessions),
                 trend=cl.monthly_trend(s.date for s in sh.sessions),
-                evidence=_evidence(kb, view, sh),
+                evidence=_evidence(kb, pic.view, sh),
             )
-    raise _unknown(cluster_id, [sh.group.id for sh in shown])
+    raise _unknown(cluster_id, [sh.group.id for sh in pic.shown])
 
 
 def _unknown(cluster_id: str, known: Sequence[str]) -> UnknownClusterError:
@@ -448,28 +495,31 @@ def _evidence(kb: KnowledgeBase, view: _View, sh: _Shown) -> tuple[Evidence, ...
 # -- demand: logged questions -----------------------------------------------------------------------------------
 
 
-def _questions(kb: KnowledgeBase) -> list[dict]:
-    return kb.store.query_log()
-
-
 def question_vectors(kb: KnowledgeBase, log_rows: Sequence[dict]) -> np.ndarray | None:
-    """Embeddings of logged questions, cached in the kv so only new questions are embedded."""
+    """Embeddings of logged questions, each cached in the kv: only new questions load the model."""
     if not log_rows:
         return None
-    cache = _load_json(kb, "questions")
-    name = kb.embedder.name
-    vectors: dict[str, str] = cache.get("vectors", {}) if cache.get("embedder") == name else {}
-    missing = [r for r in log_rows if str(r["id"]) not in vectors]
+    name = kb.store.kv_get("index", "embedder")  # recorded by the facade with the stored vectors
+    found: dict[int, np.ndarray] = {}
+    for r in log_rows:
+        raw = kb.store.kv_get(NAMESPACE, f"question:{r['id']}")
+        cached = json.loads(raw) if raw else {}
+        if name and cached.get("embedder") == name:
+            found[int(r["id"])] = np.frombuffer(base64.b64decode(cached["vector"]), dtype=np.float32)
+    missing = [r for r in log_rows if int(r["id"]) not in found]
     if missing:
         encoded = kb.embedder.encode([r["question"] for r in missing])
         for r, v in zip(missing, encoded):
-            vectors[str(r["id"])] = base64.b64encode(np.asarray(v, dtype=np.float32).tobytes()).decode("ascii")
-        kb.store.kv_set(NAMESPACE, "questions", json.dumps({"embedder": name, "vectors": vectors}))
-    return np.vstack([np.frombuffer(base64.b64decode(vectors[str(r["id"])]), dtype=np.float32) for r in log_rows])
+            found[int(r["id"])] = v = np.asarray(v, dtype=np.float32)
+            blob = base64.b64encode(v.tobytes()).decode("ascii")
+            kb.store.kv_set(
+                NAMESPACE, f"question:{r['id']}", json.dumps({"embedder": kb.embedder.name, "vector": blob})
+            )
+    return np.vstack([found[int(r["id"])] for r in log_rows])
 
 
 def _question_matches(kb: KnowledgeBase, shown: list[_Shown]) -> tuple[list[dict], list[set[int]]]:
-    rows = _questions(kb)
+    rows = kb.store.query_log()
     if not rows or not shown:
         return rows, [set() for _ in rows]
     qvecs = question_vectors(kb, rows)
@@ -478,22 +528,16 @@ def _question_matches(kb: KnowledgeBase, shown: list[_Shown]) -> tuple[list[dict
     matches = cl.match_questions(
         [r["topics"] for r in rows],
         qvecs if len(centroids) else None,
-        [sh.topic_ids for sh in shown],
+        [[t for t, _ in sh.scored] for sh in shown],
         centroids,
     )
     return rows, matches
 
 
-def _demand(kb: KnowledgeBase, view: _View, shown: list[_Shown]) -> list[int]:
-    _, matches = _question_matches(kb, shown)
-    counts = Counter(i for m in matches for i in m)
-    return [counts.get(i, 0) for i in range(len(shown))]
-
-
 # -- topic-level supply and demand: gaps, at-risk ---------------------------------------------------------------
 
 
-def _topic_stats(kb: KnowledgeBase, view: _View, rows: Sequence[dict]) -> dict[str, cl.TopicStats]:
+def _topic_stats(view: _View, rows: Sequence[dict]) -> dict[str, cl.TopicStats]:
     """Who taught and who asked each topic, over readable sessions, plus logged questions."""
     stats: dict[str, cl.TopicStats] = {}
     for sid in view.readable:
@@ -511,7 +555,7 @@ def _topic_stats(kb: KnowledgeBase, view: _View, rows: Sequence[dict]) -> dict[s
     for r in rows:
         for t in r["topics"]:
             st = stats.setdefault(t, cl.TopicStats())
-            st.questions += 1
+            st.questions.add(int(r["id"]))
             if r.get("asker"):
                 st.askers.add(r["asker"])
     return stats
@@ -533,23 +577,22 @@ def _home(sessions: set[str], shown: list[_Shown]) -> str | None:
 
 def gaps(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 0, min_demand: int = 2, top: int = 30) -> list[Gap]:
     """Topics people ask about (logged questions, open questions and mentee turns in notes) that few or none teach."""
-    view, shown = _view_clusters(kb, viewer)
-    rows, matches = _question_matches(kb, shown)
-    stats = _topic_stats(kb, view, rows)
-    canon = kb.canon()
+    pic = _picture(kb, viewer)
+    view, shown, rows, matches = pic.view, pic.shown, pic.questions, pic.matches
+    stats = _topic_stats(view, rows)
     out: list[Gap] = []
-    for t, st in cl.gap_topics(stats, max_teachers=max_teachers, min_demand=min_demand):
-        label = view.labels.get(t) or canon.label(t)
+    for t, st, _variants in cl.gap_topics(stats, max_teachers=max_teachers, min_demand=min_demand):
+        label = view.labels.get(t) or view.canon.label(t)
         if not _shown_topic(view, t, label):
             continue
         home = _home(st.asked_sessions, shown)
         if home is None:
-            qs = [i for r, m in zip(rows, matches) if t in r["topics"] for i in m]
+            qs = [i for r, m in zip(rows, matches) if int(r["id"]) in st.questions for i in m]
             home = shown[Counter(qs).most_common(1)[0][0]].group.id if qs else None
         out.append(
             Gap(
                 topic=label,
-                questions=st.questions,
+                questions=len(st.questions),
                 asked_in_sessions=len(st.asked_sessions),
                 askers=tuple(sorted(p for p in st.askers if p)),
                 teachers=cl.ranked_people(st.teachers),
@@ -562,10 +605,14 @@ def gaps(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 0, min_demand
 
 
 def at_risk(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 2, min_sessions: int = 2) -> list[AtRiskTopic]:
-    """Topics (session tags and cluster keyphrases) taught by only one or two people, fewest holders first."""
-    view, shown = _view_clusters(kb, viewer)
-    stats = _topic_stats(kb, view, [])
-    candidates = {t for ts in view.canonical_tags.values() for t in ts} | {t for sh in shown for t in sh.topic_ids}
+    """Topics (session tags and known skills among cluster keyphrases) taught by only one or two people, fewest
+    holders first."""
+    pic = _picture(kb, viewer)
+    view, shown = pic.view, pic.shown
+    stats = _topic_stats(view, [])
+    # Tags are curated; of the extracted phrases only known skills are specific enough ("Power BI", not "clock").
+    skills = {t for sh in shown for t, _ in sh.scored if view.canon.is_known(t)}
+    candidates = {t for ts in view.canonical_tags.values() for t in ts} | skills
     out = []
     for t, st in cl.at_risk_topics(stats, candidates, max_teachers=max_teachers, min_sessions=min_sessions):
         label = view.labels.get(t, t)
@@ -585,8 +632,8 @@ def at_risk(kb: KnowledgeBase, viewer: Viewer, *, max_teachers: int = 2, min_ses
 
 def reverse_potential(kb: KnowledgeBase, viewer: Viewer) -> list[ReversePotential]:
     """Clusters where juniors teach and seniors learn or ask: strongest opportunity first."""
-    view, shown = _view_clusters(kb, viewer)
-    rows, matches = _question_matches(kb, shown)
+    pic = _picture(kb, viewer)
+    view, shown, rows, matches = pic.view, pic.shown, pic.questions, pic.matches
     askers: dict[int, set[str]] = defaultdict(set)
     for r, m in zip(rows, matches):
         for i in m:
@@ -672,31 +719,42 @@ def merge_topics(kb: KnowledgeBase, keep_id: str, absorb_id: str) -> str:
 # -- measuring the choice (docs/clusters.md) --------------------------------------------------------------------
 
 
-def compare_methods(kb: KnowledgeBase, methods: Sequence[str] | None = None) -> list[dict]:
-    """Quality and time of each clusterer at session and passage level on this knowledge base (operator view).
+def compare_methods(
+    kb: KnowledgeBase, methods: Sequence[str] | None = None, *, passage_level: bool = True
+) -> list[dict]:
+    """Quality and time of each clusterer on this knowledge base (operator view), for docs/clusters.md.
 
-    Every method picks its k by the same score (silhouette + tag F1). Passage-level results become session
-    clusters by majority vote, so both levels are scored on the same sessions against the same tags.
+    Session level with embeddings alone and with topic TF-IDF beside them; passage level with embeddings
+    (passage clusters become session clusters by majority vote). Every run picks k by the same score, and
+    all are scored on the same sessions: silhouette on the session embeddings, NMI and pair F1 against tags.
     """
     keys, smat = session_vectors(kb)
     tags = _session_tags(kb, keys)
-    tag_of = dict(zip(keys, tags))
-    ids, pmat = kb.store.vectors()
-    owner = {p.id: p.session_id for p in kb.store.all_passages()}
-    owners = [owner[i] for i in ids.tolist()]
+    both = cl.with_topics(smat, cl.topic_matrix(_session_topics(kb, keys)), TOPIC_WEIGHT)
+    runs: list[tuple[str, str, np.ndarray, Sequence[Sequence[str]], list[str] | None]] = [
+        ("session", "embedding", smat, tags, None),
+        ("session", "embedding+topics", both, tags, None),
+    ]
+    if passage_level:
+        ids, pmat = kb.store.vectors()
+        owner = {p.id: p.session_id for p in kb.store.all_passages()}
+        owners = [owner[i] for i in ids.tolist()]
+        tag_of = dict(zip(keys, tags))
+        runs.append(("passage", "embedding", pmat, [tag_of[o] for o in owners], owners))
     out = []
     for name in methods or list(cl.CLUSTERERS):
-        for level, mat, item_tags in (("session", smat, tags), ("passage", pmat, [tag_of[o] for o in owners])):
+        for level, features, mat, item_tags, owners in runs:
             started = time.perf_counter()
             labels = cl.make_clusterer(name).fit_predict(mat, cl.tag_aware_score(mat, item_tags))
             seconds = time.perf_counter() - started
             raw_noise = float((labels < 0).mean())
             labels = cl.attach_noise(mat, labels)
-            if level == "passage":
+            if owners is not None:
                 labels = cl.compact(cl.majority_labels(labels.tolist(), owners, keys))
             q = cl.quality(smat, labels, tags)
             out.append(
-                q.__dict__
-                | {"method": name, "level": level, "noise": round(raw_noise, 4), "seconds": round(seconds, 2)}
+                {"method": name, "level": level, "features": features}
+                | q.__dict__
+                | {"noise": round(raw_noise, 4), "seconds": round(seconds, 2)}
             )
     return out

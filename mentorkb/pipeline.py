@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ingest.canon import TopicCanon
-from ingest.readers import SUPPORTED_SUFFIXES, read_note
-from ingest.roster import read_roster
-from ingest.segment import segment
 
 from index.embedder import Embedder
 from index.store import Store
 from index.vectors import VectorIndex
+from ingest.canon import TopicCanon
+from ingest.readers import SUPPORTED_SUFFIXES, read_note
+from ingest.roster import read_roster
+from ingest.segment import segment
 from ingest.topics import TopicExtractor
 from mentorkb.errors import DuplicateSessionError, MentorKBError, NoteFormatError
 from mentorkb.settings import Settings
@@ -69,9 +69,38 @@ def person_id_for(ref: str) -> str:
     return re.sub(r"[^a-z0-9]+", ".", ref.lower()).strip(".") or "unknown"
 
 
-def embed_text(session: Session, passage: Passage) -> str:
-    """What is embedded for a passage: the session title gives a short passage its context."""
-    return f"{session.title}. {passage.text}" if session.title else passage.text
+def search_texts(session: Session, passages: Sequence[Passage], *, context_chars: int = 300) -> list[str]:
+    """What is embedded and BM25-indexed per passage: the passage in its context.
+
+    The session title gives every passage its subject. A transcript turn is often too short to stand alone
+    ("Yes, and the budget?"), so the turns around it, with their speakers, are added up to `context_chars` on
+    each side. What is shown and cited stays the passage itself.
+    """
+    head = f"{session.title}. " if session.title else ""
+    if not session.is_transcript:
+        return [head + p.text for p in passages]
+
+    def turn(p: Passage) -> str:
+        return f"{p.speaker}: {p.text}" if p.speaker else p.text
+
+    out = []
+    for i, p in enumerate(passages):
+        before: list[str] = []
+        budget = context_chars
+        for q in reversed(passages[max(0, i - 4) : i]):
+            if budget <= 0:
+                break
+            before.insert(0, turn(q)[-budget:])
+            budget -= len(q.text)
+        after: list[str] = []
+        budget = context_chars
+        for q in passages[i + 1 : i + 5]:
+            if budget <= 0:
+                break
+            after.append(turn(q)[:budget])
+            budget -= len(q.text)
+        out.append(head + " ".join([*before, turn(p), *after]))
+    return out
 
 
 def collect_files(paths: Sequence[Path | str], *, max_bytes: int) -> Iterator[SourceFile | tuple[str, str]]:
@@ -165,7 +194,8 @@ class _Prepared:
 def _session_text(src: SourceFile, note: ParsedNote) -> str:
     """The text a reader sees, such that its line N is the note's Line N."""
     if "#" not in note.source and Path(src.source).suffix.lower() in _TEXT_SUFFIXES:
-        return src.data.decode("utf-8", errors="replace")
+        text = src.data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        return "\n".join(re.split(r"\r\n|\r|\n", text))
     lines: list[str] = []
     for ln in note.lines:
         while len(lines) < ln.number - 1:
@@ -231,9 +261,12 @@ def _prepare(
         is_transcript=note.is_transcript,
     )
     passages = segment(note, sid, max_chars=comps.settings.passage_max_chars)
+    teachers = {pid: pp for pid in (mentors + participants) if (pp := store.person(pid))}
     resolved = []
     for p in passages:
         speaker = people.resolve(p.speaker, source=note.source) if p.speaker else None
+        if speaker is None and len(teachers) > 1:
+            speaker = attributed_teacher(p.text, teachers.values())
         resolved.append(replace(p, speaker=speaker))
     names = {n for pid in session.people if (pp := store.person(pid)) for n in _name_parts(pp)}
     phrase_lists = comps.extractor.extract([p.text for p in resolved], exclude=names)
@@ -244,8 +277,22 @@ def _prepare(
         with_topics.append(replace(p, topics=topics))
     if tag_topics:
         session = replace(session, tags=tuple(note.tags))
-    texts = [embed_text(session, p) for p in with_topics]
-    return _Prepared(session, with_topics, texts, replaces=existing is not None)
+    return _Prepared(session, with_topics, search_texts(session, with_topics), replaces=existing is not None)
+
+
+def attributed_teacher(text: str, candidates: Iterable[Person]) -> str | None:
+    """In a narrative note with several possible teachers, the one a passage names (by full or first name).
+
+    Skill-swap, peer and group notes say who taught what ("Sam showed that ..."); a passage that names exactly
+    one of the session's teachers is credited to that person. None when it names none or several.
+    """
+    named = []
+    for person in candidates:
+        first = person.name.split()[0] if person.name.split() else person.name
+        names = {person.name, first} if len(first) > 2 else {person.name}
+        if any(re.search(rf"\b{re.escape(n)}\b", text) for n in names):
+            named.append(person.id)
+    return named[0] if len(named) == 1 else None
 
 
 def _name_parts(p: Person) -> set[str]:
@@ -265,7 +312,7 @@ def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> 
         vecs = vectors[offset : offset + n]
         offset += n
         old = [p.id for p in comps.store.session_passages(item.session.id) if p.id is not None]
-        ids = comps.store.replace_session(item.session, item.passages, vecs)
+        ids = comps.store.replace_session(item.session, item.passages, vecs, item.texts)
         if old:
             comps.index.remove(np.asarray(old, dtype=np.int64))
         if ids:

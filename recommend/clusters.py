@@ -2,8 +2,10 @@
 
 Pure functions over NumPy arrays and `models` types. `mentorkb.coordinator` gathers the data from the
 store, applies the viewer's visibility (recommend.access) and calls these. The stages follow BERTopic's
-seams without its god class: vectors -> a `Clusterer` (chosen by name) -> stable ids (Hungarian matching
-against the previous run) -> class-based TF-IDF labels over canonical topics -> 2-D map (PCA).
+seams without its god class: session features (mean embedding beside topic TF-IDF) -> a `Clusterer` chosen
+by name (Ward by default, k picked by silhouette + tag agreement) -> stable ids (Hungarian matching against
+the previous run) -> class-based TF-IDF labels over canonical topics -> 2-D map (PCA). The measurements
+behind the defaults are in docs/clusters.md.
 """
 
 from __future__ import annotations
@@ -35,6 +37,30 @@ def mean_vectors(groups: Mapping[str, Sequence[np.ndarray]]) -> tuple[list[str],
     if not keys:
         return [], np.zeros((0, 0), dtype=np.float32)
     return keys, unit_rows(np.vstack([np.mean(np.vstack(groups[k]), axis=0) for k in keys]))
+
+
+def topic_matrix(docs: Sequence[Sequence[str]], *, min_df: int = 2) -> np.ndarray:
+    """Unit-length sublinear TF-IDF rows over the topics found in at least min_df docs (none: zero columns)."""
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(set(d))
+    vocab = {t: i for i, t in enumerate(sorted(t for t, n in df.items() if n >= min_df))}
+    counts = np.zeros((len(docs), len(vocab)), dtype=np.float64)
+    for row, d in enumerate(docs):
+        for t, n in Counter(d).items():
+            if t in vocab:
+                counts[row, vocab[t]] = 1.0 + math.log(n)
+    if not vocab:
+        return counts.astype(np.float32)
+    idf = np.log((1 + len(docs)) / (1 + np.asarray([df[t] for t in vocab]))) + 1.0
+    return unit_rows(counts * idf)
+
+
+def with_topics(vectors: np.ndarray, topics: np.ndarray, weight: float) -> np.ndarray:
+    """Embedding and topic rows side by side (topics scaled by weight), each row of unit length."""
+    if not topics.shape[1] or weight == 0:
+        return unit_rows(vectors)
+    return unit_rows(np.hstack([unit_rows(vectors), weight * topics]).astype(np.float32))
 
 
 # -- clusterers (one seam, several backends, picked by name) --------------------------------------------------
@@ -222,6 +248,7 @@ class Quality:
     nmi: float  # normalised mutual information with each item's first tag, 0..1
     tag_f1: float  # pairwise: "same cluster" vs "share a tag", F1 0..1
     noise: float  # share of items left unclustered
+    small: float = 0.0  # share of items in clusters of fewer than 3 (too small to label or to act on)
 
 
 def _share_matrix(tags: Sequence[Collection[str]]) -> np.ndarray:
@@ -269,12 +296,14 @@ def quality(vectors: np.ndarray, labels: np.ndarray, tags: Sequence[Collection[s
     tagged = [i for i, t in enumerate(tags) if t]
     first = [sorted(tags[i])[0] if isinstance(tags[i], set) else list(tags[i])[0] for i in tagged]
     nmi = float(normalized_mutual_info_score(first, labels[tagged])) if tagged else 0.0
+    sizes = Counter(labels.tolist())
     return Quality(
         clusters=len(set(labels.tolist()) - {-1}),
         silhouette=round(cosine_silhouette(vectors, labels), 4),
         nmi=round(nmi, 4),
         tag_f1=round(pairwise_tag_f1([int(v) for v in labels[tagged]], [tags[i] for i in tagged]), 4),
         noise=round(float((labels < 0).mean()) if len(labels) else 0.0, 4),
+        small=round(float(np.mean([sizes[v] < 3 for v in labels.tolist() if v >= 0])) if len(labels) else 0.0, 4),
     )
 
 
@@ -412,7 +441,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def _stem(word: str) -> str:
-    """A crude English stem so that plurals and possessives compare equal ("nightjars" ~ "nightjar")."""
+    """A crude English stem: plurals, possessives and long -ing forms compare equal ("budgeting" ~ "budgets")."""
+    if len(word) > 6 and word.endswith("ing"):
+        return word[:-3]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -466,12 +497,21 @@ def keyphrases(
     return out
 
 
-def cluster_label(name: str, phrases: Sequence[str], *, n: int = 3) -> str:
-    """What a cluster is called: the coordinator's name, else its top keyphrases, else a plain description."""
+def label_phrases(phrases: Sequence[tuple[str, float]], *, n: int = 3, relative: float = 0.5) -> list[str]:
+    """The best keyphrases for a label: up to n, each scoring at least `relative` times the best, so a weak
+    third phrase does not dilute two strong ones."""
+    if not phrases:
+        return []
+    top = phrases[0][1]
+    return [p for i, (p, w) in enumerate(phrases[:n]) if i == 0 or w >= relative * top]
+
+
+def cluster_label(name: str, phrases: Sequence[tuple[str, float]], *, n: int = 3) -> str:
+    """What a cluster is called: the coordinator's name, else its best keyphrases, else a plain description."""
     if name:
         return name
     if phrases:
-        return ", ".join(phrases[:n])
+        return ", ".join(label_phrases(phrases, n=n))
     return "unlabelled (no sessions you may read)"
 
 
@@ -564,8 +604,23 @@ class TopicStats:
     taught_sessions: set[str] = field(default_factory=set)
     asked_sessions: set[str] = field(default_factory=set)
     askers: set[str] = field(default_factory=set)
-    questions: int = 0  # logged questions
+    questions: set[int] = field(default_factory=set)  # ids of logged questions
     last_taught: date | None = None
+
+    @property
+    def demand(self) -> int:
+        """Logged questions plus sessions in which it was asked."""
+        return len(self.questions) + len(self.asked_sessions)
+
+    def absorb(self, other: TopicStats) -> None:
+        """Add another topic's supply and demand to this one."""
+        self.teachers.update(other.teachers)
+        self.taught_sessions |= other.taught_sessions
+        self.asked_sessions |= other.asked_sessions
+        self.askers |= other.askers
+        self.questions |= other.questions
+        if other.last_taught:
+            self.last_taught = max(self.last_taught or other.last_taught, other.last_taught)
 
 
 def add_taught(stats: dict[str, TopicStats], topic: str, session_id: str, when: date, people: Iterable[str]) -> None:
@@ -584,19 +639,42 @@ def add_asked(stats: dict[str, TopicStats], topic: str, session_id: str, people:
     st.askers.update(people)
 
 
+def related(a: str, b: str) -> bool:
+    """Do two topic phrases name the same subject ("quantum" / "post-quantum encryption" / "quantum-safe
+    encryption"): one's words inside the other's, or half their words shared?"""
+    wa, wb = words(a), words(b)
+    return bool(wa and wb) and (wa <= wb or wb <= wa or len(wa & wb) / len(wa | wb) >= 0.5)
+
+
 def gap_topics(
     stats: Mapping[str, TopicStats], *, max_teachers: int = 0, min_demand: int = 2
-) -> list[tuple[str, TopicStats]]:
-    """Topics with demand (logged questions + sessions where asked >= min_demand) and at most max_teachers teachers.
+) -> list[tuple[str, TopicStats, list[str]]]:
+    """Topics people ask about that at most max_teachers people teach: (topic, merged stats, variants).
 
-    Most wanted first: fewest teachers, then most demand.
+    Variants of one subject asked in different words are merged first (each alone may be asked only
+    once), then groups with less than min_demand are dropped. Most wanted first: fewest teachers, then
+    most demand. Phrases that are themselves ask cues ("open question", "nobody") are not topics.
     """
-    out = [
-        (t, st)
-        for t, st in stats.items()
-        if len(st.teachers) <= max_teachers and st.questions + len(st.asked_sessions) >= min_demand
-    ]
-    out.sort(key=lambda x: (len(x[1].teachers), -(x[1].questions + len(x[1].asked_sessions)), x[0]))
+    candidates = sorted(
+        (t for t, st in stats.items() if len(st.teachers) <= max_teachers and st.demand and not ASK_CUES.search(t)),
+        key=lambda t: (-stats[t].demand, -len(words(t)), t),
+    )
+    groups: list[list[str]] = []
+    for t in candidates:
+        for g in groups:
+            if any(related(t, m) for m in g):
+                g.append(t)
+                break
+        else:
+            groups.append([t])
+    out = []
+    for g in groups:
+        merged = TopicStats()
+        for t in g:
+            merged.absorb(stats[t])
+        if merged.demand >= min_demand and len(merged.teachers) <= max_teachers:
+            out.append((g[0], merged, g[1:]))
+    out.sort(key=lambda x: (len(x[1].teachers), -x[1].demand, x[0]))
     return out
 
 

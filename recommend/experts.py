@@ -1,8 +1,12 @@
 """Who can teach me X? Aggregate retrieved passages to the people who taught them.
 
-Evidence-based expert finding: each retrieved passage credits the person who taught it (the speaker of a
-transcript turn, else the session's mentors), weighted by their role, the passage's relevance and its age;
-a person's score sums their best passages, plus a topic-match bonus and a mild activity prior.
+Evidence-based expert finding, document-centric: every retrieved passage gets a relevance that fuses its BM25
+score (scaled by the best one) and its cosine to the question; a session counts once, through its best passage,
+for each person it credits (the speaker of a transcript turn, else the session's mentors, participants and, as
+interest rather than expertise, its mentees). A session's evidence is exp(sharpness * (relevance / best - 1)),
+so the best-matching session counts 1 and weaker ones fade smoothly, scaled by the person's role and by the
+session's age. A person's score sums their best sessions, plus a topic-match bonus and a mild activity prior,
+and is damped when they are at mentee capacity.
 """
 
 from __future__ import annotations
@@ -10,30 +14,49 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import date
+from typing import Any
 
 from models import Evidence, Person, Recommendation, Relation, Role, Session, Viewer
-from recommend.access import can_read_text, shown_text
+from recommend.access import can_read_text, known, shown_text
 from recommend.retrieval import Hit
 
 DIRECTIONS = ("any", "mentor", "reverse", "peer")
+RECENT_MENTEE_DAYS = 180  # a mentee taught within this many days counts against the mentor's capacity
 
 
 @dataclass(frozen=True)
 class RankWeights:
-    """The documented ranking weights (see mentorkb.settings for each one's meaning)."""
+    """The documented ranking weights; each field's metadata names its setting in mentorkb.settings."""
 
-    mentor: float = 1.0
-    participant: float = 0.6
-    mentee: float = 0.1
-    topic: float = 0.3
-    half_life_days: float = 730.0
-    activity: float = 0.1
-    top_passages: int = 5
-    peer_band: int = 0
-    capacity_penalty: float = 0.85
+    mentor: float = field(default=1.0, metadata={"setting": "weight_mentor"})
+    participant: float = field(default=0.6, metadata={"setting": "weight_participant"})
+    mentee: float = field(default=0.05, metadata={"setting": "weight_mentee"})
+    topic: float = field(default=0.3, metadata={"setting": "weight_topic"})
+    half_life_days: float = field(default=730.0, metadata={"setting": "recency_half_life_days"})
+    activity: float = field(default=0.1, metadata={"setting": "activity_prior"})
+    top_passages: int = field(default=20, metadata={"setting": "person_top_passages"})
+    peer_band: int = field(default=0, metadata={"setting": "peer_band"})
+    capacity_penalty: float = field(default=0.85, metadata={"setting": "capacity_penalty"})
+    lexical: float = field(default=1.0, metadata={"setting": "weight_lexical"})
+    dense: float = field(default=1.0, metadata={"setting": "weight_dense"})
+    sharpness: float = field(default=3.0, metadata={"setting": "evidence_sharpness"})
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RankWeights:
+        """Read every weight from an object with the setting attributes (mentorkb.settings.Settings)."""
+        kwargs = {}
+        for f in fields(cls):
+            name = f.metadata["setting"]
+            if hasattr(settings, name):
+                kwargs[f.name] = type(f.default)(getattr(settings, name))
+        return cls(**kwargs)
+
+    def as_settings(self) -> dict[str, float | int]:
+        """The weights keyed by their setting names (what calibration writes to settings.toml)."""
+        return {f.metadata["setting"]: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -45,6 +68,35 @@ class PersonStats:
     taught_topics: set[str] = field(default_factory=set)
     learned_topics: set[str] = field(default_factory=set)
     current_mentees: set[str] = field(default_factory=set)
+
+
+def build_stats(
+    sessions: Iterable[Session],
+    viewer: Viewer,
+    topics_of: Callable[[Session], set[str]],
+    *,
+    today: date,
+) -> dict[str, PersonStats]:
+    """Per-person activity over the sessions the viewer may know; topics only from sessions they may read.
+
+    Teachers are a session's mentors, or its participants when nobody leads. `topics_of` gives a session's
+    canonical topics (its passages' topics and tags); it is called only for sessions the viewer may read.
+    """
+    stats: dict[str, PersonStats] = defaultdict(PersonStats)
+    for s in known(sessions, viewer):
+        topics = topics_of(s) if can_read_text(s, viewer) else set()
+        for pid in s.mentors or s.participants:
+            st = stats[pid]
+            st.taught_sessions += 1
+            st.taught_topics |= topics
+            st.last_active = max(st.last_active or s.date, s.date)
+            if (today - s.date).days <= RECENT_MENTEE_DAYS:
+                st.current_mentees.update(s.mentees)
+        for pid in s.mentees:
+            st = stats[pid]
+            st.learned_topics |= topics
+            st.last_active = max(st.last_active or s.date, s.date)
+    return dict(stats)
 
 
 def relation(candidate: Person, asker: Person | None, peer_band: int = 0) -> Relation:
@@ -68,7 +120,7 @@ def direction_allows(direction: str, rel: Relation) -> bool:
 
 
 def credited(hit: Hit) -> list[tuple[str, Role]]:
-    """Who taught this passage, and in what role: the speaker of a transcript turn, else the session's teachers."""
+    """Who this passage is evidence for, and in what role: a transcript turn's speaker, else everyone present."""
     s = hit.session
     if hit.passage.speaker:
         role = s.role_of(hit.passage.speaker) or Role.PARTICIPANT
@@ -77,6 +129,94 @@ def credited(hit: Hit) -> list[tuple[str, Role]]:
     out += [(p, Role.PARTICIPANT) for p in s.participants]
     out += [(p, Role.MENTEE) for p in s.mentees]
     return out
+
+
+def passage_relevance(hits: Sequence[Hit], weights: RankWeights) -> list[float]:
+    """Each hit's relevance: its BM25 score scaled by the best one, plus its cosine to the question.
+
+    A passage found only lexically gets the lowest cosine the dense retriever returned (it ranked below all of
+    them), rather than zero, so one retriever missing it does not sink it.
+    """
+    lex_max = max((h.lexical for h in hits), default=0.0)
+    dense_seen = [h.dense for h in hits if h.dense != 0.0]
+    dense_floor = min(dense_seen, default=0.0)
+    out = []
+    for h in hits:
+        lex = h.lexical / lex_max if lex_max > 0 else 0.0
+        dense = h.dense if h.dense != 0.0 else dense_floor
+        out.append(weights.lexical * lex + weights.dense * dense)
+    return out
+
+
+@dataclass
+class _Candidate:
+    """One person's evidence for a question: their best value per session, with the passage behind it."""
+
+    sessions: dict[str, tuple[float, Hit]] = field(default_factory=dict)
+    score: float = 0.0
+
+    def add(self, value: float, hit: Hit) -> None:
+        best = self.sessions.get(hit.session.id)
+        if best is None or value > best[0]:
+            self.sessions[hit.session.id] = (value, hit)
+
+    def best(self, n: int) -> list[tuple[float, Hit]]:
+        return sorted(self.sessions.values(), key=lambda c: (-c[0], c[1].session.id))[: max(1, n)]
+
+
+def reference_date(stats: Mapping[str, PersonStats], today: date) -> date:
+    """The date ages are counted from: today, or the programme's latest session when that is earlier.
+
+    An archive imported years later would otherwise fade every piece of evidence alike while the priors
+    (topics, activity) keep their full weight.
+    """
+    latest = max((st.last_active for st in stats.values() if st.last_active), default=None)
+    return min(today, latest) if latest else today
+
+
+def score_people(
+    hits: Sequence[Hit],
+    *,
+    people: Mapping[str, Person],
+    asker: Person | None,
+    question_topics: Collection[str],
+    stats: Mapping[str, PersonStats],
+    weights: RankWeights,
+    today: date,
+) -> list[tuple[float, str, list[tuple[float, Hit]]]]:
+    """(score, person id, best evidence) for everyone the hits credit, best first; the asker never appears."""
+    role_w = {Role.MENTOR: weights.mentor, Role.PARTICIPANT: weights.participant, Role.MENTEE: weights.mentee}
+    rel = passage_relevance(hits, weights)
+    top = max(rel, default=0.0)
+    asof = reference_date(stats, today)
+    candidates: dict[str, _Candidate] = defaultdict(_Candidate)
+    for hit, r in zip(hits, rel):
+        strength = math.exp(weights.sharpness * (r / top - 1.0)) if top > 0 else 1.0
+        age = max(0, (asof - hit.session.date).days)
+        decay = 0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
+        for pid, role in credited(hit):
+            if (asker is not None and pid == asker.id) or pid not in people or role_w[role] <= 0:
+                continue
+            candidates[pid].add(strength * decay * role_w[role], hit)
+    qtopics = set(question_topics)
+    scored: list[tuple[float, str, list[tuple[float, Hit]]]] = []
+    for pid, cand in candidates.items():
+        best = cand.best(weights.top_passages)
+        st = stats.get(pid, PersonStats())
+        score = sum(c for c, _ in best)
+        if qtopics:
+            score += weights.topic * len(st.taught_topics & qtopics) / len(qtopics)
+        score += weights.activity * math.log1p(st.taught_sessions)
+        if at_capacity(people[pid], st):
+            score *= weights.capacity_penalty
+        scored.append((score, pid, best))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return scored
+
+
+def at_capacity(person: Person, st: PersonStats) -> bool:
+    """True when the person already mentors as many people as they said they can take."""
+    return person.capacity is not None and len(st.current_mentees) >= person.capacity
 
 
 _BROAD = re.compile(
@@ -107,36 +247,19 @@ def rank_experts(
     direction: str = "any",
     top: int = 5,
 ) -> list[Recommendation]:
-    """Rank people for a question from retrieved passages; the asker never appears."""
+    """Rank people for a question from retrieved passages, with relation labels and cited evidence."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
-    role_w = {Role.MENTOR: weights.mentor, Role.PARTICIPANT: weights.participant, Role.MENTEE: weights.mentee}
-    top_score = max((h.score for h in hits), default=1.0) or 1.0
-    contributions: dict[str, list[tuple[float, Hit]]] = defaultdict(list)
-    for hit in hits:
-        age = max(0, (today - hit.session.date).days)
-        decay = 0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
-        for pid, role in credited(hit):
-            if asker is not None and pid == asker.id:
-                continue
-            contributions[pid].append((hit.score / top_score * role_w[role] * decay, hit))
+    scored = score_people(
+        hits,
+        people=people,
+        asker=asker,
+        question_topics=question_topics,
+        stats=stats,
+        weights=weights,
+        today=today,
+    )
     qtopics = set(question_topics)
-    scored: list[tuple[float, str, list[tuple[float, Hit]]]] = []
-    for pid, contrib in contributions.items():
-        if pid not in people:
-            continue
-        contrib.sort(key=lambda c: -c[0])
-        best = contrib[: weights.top_passages]
-        score = sum(c for c, _ in best)
-        st = stats.get(pid, PersonStats())
-        if qtopics and st.taught_topics & qtopics:
-            score += weights.topic * len(st.taught_topics & qtopics) / len(qtopics)
-        score += weights.activity * math.log1p(st.taught_sessions)
-        p = people[pid]
-        if p.capacity is not None and len(st.current_mentees) >= p.capacity:
-            score *= weights.capacity_penalty
-        scored.append((score, pid, best))
-    scored.sort(key=lambda t: (-t[0], t[1]))
     results: list[Recommendation] = []
     for score, pid, best in scored:
         p = people[pid]
@@ -144,21 +267,18 @@ def rank_experts(
         if not direction_allows(direction, rel):
             continue
         st = stats.get(pid, PersonStats())
-        evidence = _evidence(best, viewer)
-        matched = sorted(
-            {t for _, h in best if can_read_text(h.session, viewer) for t in h.passage.topics}
-            & (qtopics or {t for _, h in best for t in h.passage.topics})
-        )
+        readable_topics = {t for _, h in best if can_read_text(h.session, viewer) for t in h.passage.topics}
+        matched = sorted(readable_topics & qtopics) if qtopics else sorted(readable_topics)
         results.append(
             Recommendation(
                 person=p,
                 relation=rel,
                 score=round(score, 4),
-                evidence=evidence,
+                evidence=_evidence(best, viewer),
                 topics=tuple(matched[:6]),
                 n_sessions=st.taught_sessions,
                 last_active=st.last_active,
-                at_capacity=p.capacity is not None and len(st.current_mentees) >= p.capacity,
+                at_capacity=at_capacity(p, st),
                 suggested_format=suggest_format(question, len(qtopics)),
                 skill_swap=_skill_swap(asker, p, stats),
             )
@@ -169,12 +289,9 @@ def rank_experts(
 
 
 def _evidence(best: Sequence[tuple[float, Hit]], viewer: Viewer) -> tuple[Evidence, ...]:
+    """Up to three quotes, one per session, best first; a session the viewer may not read is cited unquoted."""
     out: list[Evidence] = []
-    seen: set[str] = set()
-    for c, h in best:
-        if h.session.id in seen:
-            continue  # one quote per session reads better than three from the same note
-        seen.add(h.session.id)
+    for c, h in best[:3]:
         s: Session = h.session
         out.append(
             Evidence(
@@ -184,13 +301,11 @@ def _evidence(best: Sequence[tuple[float, Hit]], viewer: Viewer) -> tuple[Eviden
                 source=s.source,
                 lines=(h.passage.line_start, h.passage.line_end),
                 quote=shown_text(s, viewer, h.passage.text),
-                title=s.title,
+                title=s.title if can_read_text(s, viewer) else "",
                 speaker=h.passage.speaker,
                 score=round(c, 4),
             )
         )
-        if len(out) == 3:
-            break
     return tuple(out)
 
 

@@ -13,12 +13,13 @@ import pytest
 from ingest.canon import TopicCanon, singular_word
 from ingest.skills import ALIASES, SKILLS
 from mentorkb.errors import StoreError
+from models import Topic
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
 
 def grouped_embed(*groups: set[str], cosine: float = 1.0) -> Embed:
-    """Fake embedder: phrases in one group get vectors at `cosine` to the group's first member; others are random."""
+    """Fake embedder: a group's members sit at `cosine` to its alphabetically first one; other texts are random."""
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         out = []
@@ -38,7 +39,7 @@ def grouped_embed(*groups: set[str], cosine: float = 1.0) -> Embed:
     return embed
 
 
-def topic_of(canon: TopicCanon, topic_id: str):  # noqa: ANN201
+def topic_of(canon: TopicCanon, topic_id: str) -> Topic:
     return next(t for t in canon.topics() if t.id == topic_id)
 
 
@@ -239,6 +240,7 @@ def test_json_round_trip_keeps_topics_merges_and_aliases() -> None:
         ("{not json", "not valid JSON"),
         (json.dumps({"format": "other"}), "not a mentorkb topic canon"),
         (json.dumps({"format": "mentorkb.topic-canon", "version": 99}), "version 99"),
+        (json.dumps({"format": "mentorkb.topic-canon", "version": 1, "aliases": {}}), "damaged"),
     ],
 )
 def test_unreadable_saved_table_is_refused_with_the_fix(text: str, says: str) -> None:

@@ -129,6 +129,8 @@ def test_long_transcript_run_splits_at_turns() -> None:
         ("- a\n\n- b\n", [(4, 6)]),  # a loose list is still one list
         ("- a\n\n1. b\n", [(4, 4), (6, 6)]),  # bullets then numbers after a blank line are two lists
         ("Para one\n---\nPara two\n", [(4, 4), (6, 6)]),  # a rule separates paragraphs
+        ("- a\n***\n- b\n", [(4, 4), (6, 6)]),  # ... and lists
+        ("- a\n## Next\n- b\n", [(4, 4), (6, 6)]),
         ("Steps:\n- item\n", [(4, 5)]),  # a lead-in ending in ':' belongs to its list
         ("Intro text.\n- item\n", [(4, 4), (5, 5)]),
         ("Steps:\n\n- item\n", [(4, 4), (6, 6)]),
@@ -160,3 +162,15 @@ def test_same_lines_in_a_text_note_form_one_paragraph() -> None:
 def test_max_chars_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         segment(note_from("x\n"), "s", max_chars=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("**What Priya showed**\n\n- paste rows\n- name columns\n", [(4, 7)]),
+        ("**Second part**\nSome text.\n\nPlain.\n", [(4, 5), (7, 7)]),
+        ("Text with **bold** inside.\n\nNext.\n", [(4, 4), (6, 6)]),
+    ],
+)
+def test_bold_lead_in_lines_join_what_follows(text: str, expected: list[tuple[int, int]]) -> None:
+    assert [(p.line_start, p.line_end) for p in segment(note_from(text), "s")] == expected

@@ -149,8 +149,13 @@ def test_a_word_found_only_in_unreadable_notes_is_secret(phrase, shown):
 @pytest.mark.parametrize(
     ("name", "phrases", "expected"),
     [
-        ("Money matters", ["budgeting"], "Money matters"),
-        ("", ["budgeting", "forecasting", "variance", "capex"], "budgeting, forecasting, variance"),
+        ("Money matters", [("budgeting", 1.0)], "Money matters"),
+        (
+            "",
+            [("budgeting", 1.0), ("forecasting", 0.9), ("variance", 0.6), ("capex", 0.5)],
+            "budgeting, forecasting, variance",
+        ),
+        ("", [("python automation", 1.0), ("file", 0.4), ("row", 0.3)], "python automation"),  # weak phrases left out
         ("", [], "unlabelled (no sessions you may read)"),
     ],
 )
@@ -218,14 +223,40 @@ def _stats() -> dict[str, cl.TopicStats]:
     cl.add_asked(stats, "kotlin", "s6", ["nadia"])
     cl.add_asked(stats, "customs", "s6", ["ravi"])
     cl.add_asked(stats, "customs", "s7", ["liam"])
-    stats["quantum"] = cl.TopicStats(questions=3)
+    stats["quantum"] = cl.TopicStats(questions={1, 2, 3})
     return stats
 
 
 def test_gaps_are_asked_topics_nobody_teaches_most_wanted_first():
-    assert [t for t, _ in cl.gap_topics(_stats())] == ["quantum", "rust"]
-    assert [t for t, _ in cl.gap_topics(_stats(), max_teachers=1)] == ["quantum", "rust", "customs"]
-    assert [t for t, _ in cl.gap_topics(_stats(), min_demand=1)] == ["quantum", "rust", "kotlin"]
+    assert [t for t, _, _ in cl.gap_topics(_stats())] == ["quantum", "rust"]
+    assert [t for t, _, _ in cl.gap_topics(_stats(), max_teachers=1)] == ["quantum", "rust", "customs"]
+    assert [t for t, _, _ in cl.gap_topics(_stats(), min_demand=1)] == ["quantum", "rust", "kotlin"]
+
+
+def test_a_subject_asked_in_different_words_is_one_gap():
+    stats: dict[str, cl.TopicStats] = {}
+    cl.add_asked(stats, "post-quantum encryption", "s1", ["ines"])
+    cl.add_asked(stats, "quantum-safe encryption", "s2", ["robert"])
+    cl.add_asked(stats, "open question", "s1", ["ines"])
+    cl.add_asked(stats, "open question", "s2", ["robert"])
+    cl.add_taught(stats, "encryption", "s3", date(2025, 1, 1), ["nadia"])  # taught: not folded into the gap
+    (topic, merged, variants), *rest = cl.gap_topics(stats)
+    assert rest == [] and topic == "post-quantum encryption" and variants == ["quantum-safe encryption"]
+    assert merged.demand == 2 and merged.askers == {"ines", "robert"} and not merged.teachers
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("quantum", "post-quantum encryption", True),
+        ("quantum-safe encryption", "post-quantum encryption", True),
+        ("carbon accounting", "accounting", True),
+        ("optimiser team", "data team", False),
+        ("rust", "trust", False),
+    ],
+)
+def test_related_topic_phrases(a, b, expected):
+    assert cl.related(a, b) is expected
 
 
 def test_at_risk_topics_have_one_or_two_teachers_and_repeated_sessions():
@@ -319,3 +350,27 @@ def test_silhouette_agrees_with_scikit_learn(seed):
     labels = rng.integers(0, 4, size=30)
     labels[0] = 5  # a singleton cluster
     assert cl.cosine_silhouette(x, labels) == pytest.approx(silhouette_score(x, labels, metric="cosine"), abs=1e-6)
+
+
+def test_topic_matrix_keeps_shared_topics_and_weighs_rare_ones_up():
+    docs = [["rust", "meeting"], ["rust", "meeting"], ["meeting", "budget"], ["meeting", "once"]]
+    m = cl.topic_matrix(docs)
+    assert m.shape == (4, 2)  # "budget" and "once" occur in one doc only
+    assert np.allclose(np.linalg.norm(m, axis=1), 1.0)
+    assert float(m[0] @ m[1]) == pytest.approx(1.0) and float(m[0] @ m[2]) < 0.6
+    assert cl.topic_matrix([["a"], ["b"]]).shape == (2, 0)
+
+
+def test_with_topics_puts_topics_beside_the_embedding():
+    emb = cl.unit_rows(np.asarray([[1.0, 0.0], [1.0, 0.1]]))
+    topics = np.asarray([[1.0, 0.0], [0.0, 1.0]])
+    assert np.allclose(cl.with_topics(emb, topics, 0.0), emb)
+    both = cl.with_topics(emb, topics, 1.0)
+    assert both.shape == (2, 4) and float(both[0] @ both[1]) < float(emb[0] @ emb[1])
+
+
+def test_quality_reports_sessions_stranded_in_tiny_clusters():
+    x, truth = _blobs((6, 6))
+    labels = truth.copy()
+    labels[:2] = 7  # two items split off as a pair
+    assert cl.quality(x, labels, [{"t"}] * 12).small == pytest.approx(2 / 12, abs=1e-4)

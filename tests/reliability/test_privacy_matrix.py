@@ -45,12 +45,16 @@ UI_TEXT = " ".join(
     ]
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_BREAK = re.compile(r"[^\w\s'’-]")  # punctuation that ends a phrase: "a, b" holds no pair "a b"
 
 
 def grams(text: str) -> set[str]:
-    """Lower-case words and adjacent word pairs of a text."""
-    words = _WORD.findall(text.lower())
-    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    """Lower-case words and adjacent word pairs (within a phrase) of a text; numbers alone do not count."""
+    out: set[str] = set()
+    for chunk in _BREAK.split(text.lower()):
+        words = _WORD.findall(chunk)
+        out |= set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
+    return {g for g in out if not g.replace(" ", "").isdigit()}
 
 
 def strings(obj: Any) -> Iterator[str]:
@@ -79,6 +83,7 @@ class Matrix:
 
     leaks: list[str] = field(default_factory=list)
     cells: int = 0
+    classes: int = 0  # access classes the coordinator's views were computed for
 
     def check(self, viewer: Viewer, surface: str, query: str, output: Any, secrets: Secrets) -> None:
         self.cells += 1
@@ -101,7 +106,11 @@ def secrets_for(kb: KnowledgeBase, viewer: Viewer) -> Secrets:
     for s in sessions:
         if access.can_read_text(s, viewer):
             allowed |= grams(s.text) | grams(s.title) | grams(" ".join(s.tags))
-            allowed |= grams(" ".join(p.text for p in kb.store.session_passages(s.id)))  # merged insights
+            passages = kb.store.session_passages(s.id)
+            allowed |= grams(" ".join(p.text for p in passages))  # insights merge adjacent passages
+            # Topics are normalised forms of the readable text ("grievances" -> "grievance"): not secrets.
+            topics = {t for p in passages for t in p.topics}
+            allowed |= grams(" | ".join(topics | {kb.topic_label(t) for t in topics}))
             allowed |= grams(" ".join(s.id.split("-")) + " " + s.source)
         else:
             hidden_text.append(s.text)
@@ -118,20 +127,45 @@ def viewers(kb: KnowledgeBase) -> list[Viewer]:
     return [Viewer(None)] + [Viewer(p.id) for p in kb.store.people()]
 
 
-def topic_surfaces(kb: KnowledgeBase, viewer: Viewer) -> Iterable[tuple[str, Callable[[], Any]]]:
+def topic_views(kb: KnowledgeBase, viewer: Viewer, *, details: bool) -> list[tuple[str, Any]]:
     """The coordinator's views: clusters (and each one's detail), gaps, at-risk topics, reverse potential."""
     clusters = coordinator.topics(kb, viewer)
-    yield "topic clusters", lambda: clusters
-    for c in clusters:
-        yield "topic detail", lambda c=c: coordinator.topic(kb, c.id, viewer)
-    yield "gaps", lambda: coordinator.gaps(kb, viewer)
-    yield "at-risk topics", lambda: coordinator.at_risk(kb, viewer)
-    yield "reverse potential", lambda: coordinator.reverse_potential(kb, viewer)
+    out: list[tuple[str, Any]] = [("topic clusters", clusters)]
+    if details:
+        out += [("topic detail", coordinator.topic(kb, c.id, viewer)) for c in clusters]
+    out += [
+        ("gaps", coordinator.gaps(kb, viewer)),
+        ("at-risk topics", coordinator.at_risk(kb, viewer)),
+        ("reverse potential", coordinator.reverse_potential(kb, viewer)),
+    ]
+    return out
 
 
-def run_matrix(kb: KnowledgeBase, who: list[Viewer], queries: list[str]) -> Matrix:
-    """Check every surface for every viewer (and every query for the question surfaces)."""
+def access_class(kb: KnowledgeBase, viewer: Viewer) -> tuple[frozenset[str], frozenset[str]]:
+    """The sessions a viewer may know of and may read: all the coordinator's views depend on."""
+    sessions = kb.store.sessions()
+    return (
+        frozenset(s.id for s in access.known(sessions, viewer)),
+        frozenset(s.id for s in access.readable(sessions, viewer)),
+    )
+
+
+def hidden_people(kb: KnowledgeBase) -> set[str]:
+    """People who took part in a private or topics-only session: the profiles where a leak would show."""
+    return {pid for s in kb.store.sessions() if s.visibility is not Visibility.PROGRAM for pid in s.people}
+
+
+def run_matrix(
+    kb: KnowledgeBase, who: list[Viewer], queries: list[str], *, details: bool, profiles: set[str] | None = None
+) -> Matrix:
+    """Check every surface for every viewer (and every query for the question surfaces).
+
+    The coordinator's views are computed once per access class (they depend on the viewer only through the
+    sessions it may know and read) and checked for every viewer of the class. `profiles` limits the profiles
+    opened (None = everyone the viewer may see).
+    """
     m = Matrix()
+    views: dict[tuple, list[tuple[str, Any]]] = {}
     for v in who:
         secrets = secrets_for(kb, v)
         listed = kb.sessions(v)
@@ -142,9 +176,13 @@ def run_matrix(kb: KnowledgeBase, who: list[Viewer], queries: list[str]) -> Matr
         people = kb.people(v)
         m.check(v, "people", "", people, secrets)
         for p in people:
-            m.check(v, "profile", "", kb.profile(p.id, v), secrets)
-        for surface, call in topic_surfaces(kb, v):
-            m.check(v, surface, "", call(), secrets)
+            if profiles is None or p.id in profiles:
+                m.check(v, "profile", "", kb.profile(p.id, v), secrets)
+        key = access_class(kb, v)
+        if key not in views:
+            views[key] = topic_views(kb, v, details=details)
+        for surface, output in views[key]:
+            m.check(v, surface, "", output, secrets)
         for q in queries:
             m.check(v, "ask", q, kb.ask(q, viewer=v, log_question=False, top=10), secrets)
             m.check(v, "insights", q, kb.insights(q, viewer=v, log_question=False, top=10), secrets)
@@ -152,6 +190,7 @@ def run_matrix(kb: KnowledgeBase, who: list[Viewer], queries: list[str]) -> Matr
             m.cells += 1
             if _refusal(kb, hidden, v) != _refusal(kb, "no-such-session", v).replace("no-such-session", hidden):
                 m.leaks.append(f"{v.person_id or 'anonymous'} / session reader: '{hidden}' reads unlike an unknown id")
+    m.classes = len(views)
     return m
 
 

@@ -1,0 +1,180 @@
+"""The Embedder contract, run over the hashing fake and the real sentence-transformers model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import embedder as embedder_module
+from index.embedder import (
+    Embedder,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    cpu_has_native_bf16,
+    default_model_path,
+    load_embedder,
+    mean_cosine,
+)
+from mentorkb.errors import ModelLoadError, SettingsError
+from mentorkb.settings import Settings
+
+TEXTS = [
+    "How do I prepare a quarterly budget forecast?",
+    "Kubernetes pods keep restarting after the deploy.",
+    "She gave me feedback on my first conference talk.",
+    "",
+    "ok",
+]
+
+EMBEDDERS = [
+    pytest.param("fake_embedder", id="hashing"),
+    pytest.param("real_embedder", id="sentence-transformers", marks=pytest.mark.real),
+]
+
+
+@pytest.fixture(params=EMBEDDERS)
+def embedder(request: pytest.FixtureRequest) -> Embedder:
+    return request.getfixturevalue(request.param)
+
+
+def test_encode_returns_unit_float32_rows_of_the_declared_dim(embedder: Embedder) -> None:
+    out = embedder.encode(TEXTS)
+    assert out.shape == (len(TEXTS), embedder.dim)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_encode_of_nothing_is_an_empty_matrix(embedder: Embedder) -> None:
+    out = embedder.encode([])
+    assert out.shape == (0, embedder.dim)
+    assert out.dtype == np.float32
+
+
+def test_encode_is_deterministic_and_independent_of_batch_neighbours(embedder: Embedder) -> None:
+    first = embedder.encode(TEXTS)
+    np.testing.assert_array_equal(first, embedder.encode(TEXTS))
+    alone = embedder.encode([TEXTS[0]])
+    # Padding to a longer neighbour may move a bf16 result in the last digits, never more.
+    assert float(alone[0] @ first[0]) > 0.999
+
+
+def test_reports_a_name_and_precision_for_the_manifest(embedder: Embedder) -> None:
+    assert embedder.name
+    assert embedder.precision in ("fp32", "bf16")
+
+
+@pytest.mark.parametrize(
+    ("query", "near", "far"),
+    [
+        ("planning budgets for next year", "budget planning for the year", "kubernetes pods keep crashing"),
+        ("giving difficult feedback to a peer", "how to give feedback that is difficult", "sql index tuning"),
+    ],
+)
+def test_related_text_is_nearer_than_unrelated(embedder: Embedder, query: str, near: str, far: str) -> None:
+    q, n, f = embedder.encode([query, near, far])
+    assert q @ n > q @ f
+
+
+def test_hashing_embedder_is_named_by_its_dim_and_matches_word_variants() -> None:
+    emb = HashingEmbedder(dim=64)
+    assert (emb.name, emb.dim) == ("hashing-64", 64)
+    budget, budgets, other = emb.encode(["budget", "Budgets", "hiring"])
+    assert budget @ budgets == pytest.approx(1.0)
+    assert budget @ other < 0.5
+
+
+@pytest.mark.real
+def test_real_paraphrase_is_nearer_its_source_than_an_unrelated_sentence(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    source, paraphrase, unrelated = real_embedder.encode(
+        [
+            "My mentor showed me how to negotiate a higher salary.",
+            "I learned from my mentor how to ask for a raise.",
+            "The database migration finished over the weekend.",
+        ]
+    )
+    assert source @ paraphrase > 0.5
+    assert source @ paraphrase > source @ unrelated + 0.3
+
+
+@pytest.mark.real
+def test_bf16_agrees_with_fp32(real_embedder: SentenceTransformerEmbedder) -> None:
+    if real_embedder.precision != "bf16":
+        pytest.skip("this CPU runs the embedder in fp32 (no bf16 fast path to compare)")
+    fp32 = SentenceTransformerEmbedder(precision="fp32")
+    assert fp32.precision == "fp32"
+    texts = [t for t in TEXTS if t] + [
+        "We compared two approaches to on-call rotations. The team chose weekly shifts with a shadow week first.",
+        "Priya walked through the pricing experiment. It needed a holdout group and two billing cycles.",
+    ]
+    mean, low = mean_cosine(real_embedder.encode(texts), fp32.encode(texts))
+    assert mean >= 0.999
+    assert low >= 0.998
+
+
+@pytest.mark.real
+def test_auto_falls_back_to_fp32_and_logs_why_when_bf16_is_unsupported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embedder_module, "_bf16_unsupported_reason", lambda: "the CPU has no bf16 (test)")
+    with caplog.at_level(logging.INFO, logger="mentorkb.embedder"):
+        emb = SentenceTransformerEmbedder(precision="auto")
+    assert emb.precision == "fp32"
+    assert "the CPU has no bf16 (test)" in caplog.text
+    with pytest.raises(SettingsError, match="bf16") as err:
+        SentenceTransformerEmbedder(precision="bf16")
+    assert err.value.field == "embedder_precision"
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["sentence-transformers/all-MiniLM-L6-v2", "no-such-model", "~/definitely/not/a/folder"],
+)
+def test_a_model_that_is_not_a_local_folder_fails_fast_with_a_fix(model: str) -> None:
+    with pytest.raises(ModelLoadError, match="could not be loaded") as err:
+        SentenceTransformerEmbedder(model)
+    assert model in str(err.value)
+    assert "MENTORKB_EMBEDDER_MODEL" in (err.value.fix or "")
+
+
+@pytest.mark.real
+def test_a_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="could not be loaded") as err:
+        SentenceTransformerEmbedder(str(tmp_path))
+    assert err.value.source == str(tmp_path)
+
+
+@pytest.mark.parametrize(("setting", "value"), [("precision", "fp16"), ("batch_size", 0)])
+def test_invalid_settings_are_rejected_before_loading(setting: str, value: object) -> None:
+    with pytest.raises(SettingsError) as err:
+        SentenceTransformerEmbedder(**{setting: value})
+    assert err.value.field in ("embedder_precision", "embed_batch_size")
+
+
+@pytest.mark.real
+def test_load_embedder_follows_the_settings(tmp_path: Path) -> None:
+    settings = Settings.load(
+        tmp_path, embedder_model=default_model_path(), embedder_precision="fp32", embed_batch_size=8
+    )
+    emb = load_embedder(settings)
+    assert isinstance(emb, SentenceTransformerEmbedder)
+    assert (emb.name, emb.precision, emb.batch_size, emb.dim) == ("all-MiniLM-L6-v2", "fp32", 8, 384)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_bf16 amx_tile", True),
+        ("fpu sse2 avx2 amx_bf16 amx_tile", True),
+        ("fpu sse2 avx2 avx512f avx512bw", False),
+        ("", False),
+    ],
+)
+def test_cpu_bf16_detection_reads_the_flags_line(flags: str, expected: bool) -> None:
+    cpuinfo = f"processor\t: 0\nmodel name\t: Some CPU with avx512_bf16 in its name\nflags\t\t: {flags}\n"
+    assert cpu_has_native_bf16(cpuinfo) is expected

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,30 +62,38 @@ STORE_METHODS = (
 
 
 class StageTimer:
-    """Exclusive wall time per named stage: time spent in a nested stage is charged to it, not to its caller."""
+    """Exclusive wall and CPU time per named stage: time in a nested stage is charged to it, not to its caller.
+
+    CPU time is the whole process's (every thread), so it stays meaningful on a busy machine, where wall time
+    mostly measures the other processes: on an idle machine a single-threaded stage takes about its CPU
+    seconds of wall time, and torch's embedding about half its CPU seconds on two cores.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
-        self._local = threading.local()  # per thread: a stack of [stage, seconds spent in nested stages]
+        self._local = threading.local()  # per thread: a stack of [stage, nested wall s, nested CPU s]
         self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Charge the time inside the block to `name` (stages in other threads overlap, so may sum past wall)."""
         stack = self._local.__dict__.setdefault("stack", [])
-        stack.append([name, 0.0])
-        start = time.perf_counter()
+        stack.append([name, 0.0, 0.0])
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            elapsed = time.perf_counter() - start
-            _, nested = stack.pop()
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            _, nested, nested_cpu = stack.pop()
             with self._lock:
                 self.seconds[name] += elapsed - nested
+                self.cpu[name] += cpu - nested_cpu
                 self.calls[name] += 1
             if stack:
                 stack[-1][1] += elapsed
+                stack[-1][2] += cpu
 
     def wrap(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         """fn, timed as stage `name`."""
@@ -105,19 +114,22 @@ class StageTimer:
         setattr(owner, attr, self.wrap(raw, name))
         stack.callback(setattr, owner, attr, raw)
 
-    def rows(self, total: float) -> list[list[str]]:
-        """Table rows (stage, seconds, share, calls), with `other` = total minus the timed stages."""
-        timed = {k: v for k, v in self.seconds.items()}
-        timed["other"] = max(0.0, total - sum(timed.values()))
+    def rows(self, total: float, total_cpu: float) -> list[list[str]]:
+        """Table rows (stage, wall s, share, CPU s, calls), with `other` = the run's total minus the timed stages."""
+        wall = dict(self.seconds)
+        cpu = dict(self.cpu)
+        wall["other"] = max(0.0, total - sum(wall.values()))
+        cpu["other"] = max(0.0, total_cpu - sum(cpu.values()))
         return [
             [
                 s,
-                f"{timed.get(s, 0.0):.1f}",
-                f"{100 * timed.get(s, 0.0) / total:.0f}%" if total else "-",
+                f"{wall.get(s, 0.0):.1f}",
+                f"{100 * wall.get(s, 0.0) / total:.0f}%" if total else "-",
+                f"{cpu.get(s, 0.0):.1f}",
                 str(self.calls.get(s, "")) if s != "other" else "",
             ]
             for s in STAGES
-            if s in timed
+            if s in wall
         ]
 
 
@@ -151,6 +163,7 @@ class RunResult:
 
     label: str
     seconds: float
+    cpu_seconds: float
     notes: int
     passages: int
     unchanged: int
@@ -162,13 +175,13 @@ def timed_ingest(kb: Any, label: str, paths: Sequence[Path], *, roster: Path | N
     """Ingest paths through the facade with the stage timer on; raises if any file is rejected."""
     timer = StageTimer()
     with timed_stages(kb, timer):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         report = kb.ingest(list(paths), roster=roster, progress=_progress(label, start))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if report.rejected:
         raise RuntimeError(f"{label}: {len(report.rejected)} files rejected, first: {report.rejected[0][1]}")
     done = len(report.ingested) + len(report.updated)
-    return RunResult(label, seconds, done, report.passages, len(report.unchanged), 0, timer.rows(seconds))
+    return RunResult(label, seconds, cpu, done, report.passages, len(report.unchanged), 0, timer.rows(seconds, cpu))
 
 
 def _progress(label: str, start: float, every: int = 1000) -> Callable[[str, int, int], None]:
@@ -216,18 +229,23 @@ def load_models(kb: Any) -> dict[str, float]:
     return out
 
 
-def cli_ingest(kb_dir: Path, paths: Sequence[Path], variant_name: str) -> float:
-    """Wall seconds of one `mentorkb ingest` process (imports and model loading included), with the variant."""
+def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall s, CPU s of the child and its children) of one process, which must exit 0."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(list(cmd), cwd=REPO, env=env or os.environ, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cli_ingest(kb_dir: Path, paths: Sequence[Path], variant_name: str) -> tuple[float, float]:
+    """(wall s, CPU s) of one `mentorkb ingest` process (imports and model loading included), with the variant."""
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     cmd = [sys.executable, "-m", "benchmarks.bench_ingest", "--as-cli", variant_name, "ingest"]
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [*cmd, *map(str, paths), "--kb", str(kb_dir), "--json"], cwd=REPO, env=env, capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"mentorkb ingest failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return seconds
+    return run_timed([*cmd, *map(str, paths), "--kb", str(kb_dir), "--json"], env=env)
 
 
 def as_cli(variant_name: str, argv: Sequence[str]) -> int:
@@ -545,6 +563,7 @@ def _rates(r: RunResult) -> list[str]:
     return [
         r.label,
         f"{r.seconds:.1f}",
+        f"{r.cpu_seconds:.1f}",
         str(r.notes),
         str(r.unchanged),
         str(r.passages),
@@ -582,10 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         results.append(r)
         print_table(
             f"Ingest ({args.variant}; real models; {load_line()})",
-            ["run", "seconds", "notes", "unchanged", "passages", "notes/s", "passages/s"],
+            ["run", "wall s", "CPU s", "notes", "unchanged", "passages", "notes/s", "passages/s"],
             [_rates(r)],
         )
-        print_table(f"Stages: {r.label}", ["stage", "seconds", "share", "calls"], r.stages)
+        print_table(f"Stages: {r.label}", ["stage", "wall s", "share", "CPU s", "calls"], r.stages)
 
     with variant(args.variant):
         fresh = not (args.reuse and snapshot.exists())
@@ -618,11 +637,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             copy = kb_dir.with_name(kb_dir.name + "-cli")
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(snapshot, copy)
-            rows.append([label, f"{cli_ingest(copy, paths, args.variant):.1f}"])
+            wall, cpu = cli_ingest(copy, paths, args.variant)
+            rows.append([label, f"{wall:.1f}", f"{cpu:.1f}"])
             shutil.rmtree(copy, ignore_errors=True)
         print_table(
             f"As `mentorkb ingest` processes ({args.variant}; cold start, models loaded inside)",
-            ["run", "seconds"],
+            ["run", "wall s", "CPU s"],
             rows,
         )
     return 0

@@ -27,7 +27,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_ingest import BACKEND_ENV, DEFAULT_WORK, REPO, apply_index_backend, load_line  # noqa: E402
+from benchmarks.bench_ingest import (  # noqa: E402
+    BACKEND_ENV,
+    DEFAULT_WORK,
+    REPO,
+    apply_index_backend,
+    load_line,
+    run_timed,
+)
 from benchmarks.bench_query import ensure_kb, load_questions  # noqa: E402
 from benchmarks.gen_corpus import print_table  # noqa: E402
 
@@ -35,38 +42,30 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_P
 QUESTION_INDEX = 16  # q17, the incoterms question: one clear expert in the demo world
 
 
-def _mentorkb_command() -> list[str]:
+def _mentorkb_command(*, wrapped: bool = True) -> list[str]:
     """The installed console script (what users run), else `python -m mentorkb`; with another index backend
-    set in $MENTORKB_BENCH_INDEX_BACKEND, bench_ingest's CLI wrapper (which applies it)."""
-    if os.environ.get(BACKEND_ENV):
+    set in $MENTORKB_BENCH_INDEX_BACKEND (and wrapped), bench_ingest's CLI wrapper, which applies it."""
+    if wrapped and os.environ.get(BACKEND_ENV):
         return [sys.executable, "-m", "benchmarks.bench_ingest", "--as-cli", "baseline"]
     script = Path(sys.executable).with_name("mentorkb")
     return [str(script)] if script.exists() else [sys.executable, "-m", "mentorkb"]
 
 
-def time_command(cmd: Sequence[str], *, runs: int) -> list[float]:
-    """Wall seconds of `runs` fresh processes of cmd (each must exit 0)."""
-    env = os.environ | OFFLINE
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(list(cmd), cwd=REPO, env=env, capture_output=True, text=True)
-        out.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return out
+def time_command(cmd: Sequence[str], *, runs: int) -> list[tuple[float, float]]:
+    """(wall s, CPU s) of `runs` fresh processes of cmd (each must exit 0)."""
+    return [run_timed(cmd, env=os.environ | OFFLINE) for _ in range(runs)]
 
 
-def breakdown(kb_dir: Path, question: str, asker: str | None) -> dict[str, float]:
-    """In this (fresh) process: seconds for each step of a cold `ask`, in order."""
-    steps: dict[str, float] = {}
-    mark = time.perf_counter()
+def breakdown(kb_dir: Path, question: str, asker: str | None) -> dict[str, tuple[float, float]]:
+    """In this (fresh) process: (wall s, CPU s) of each step of a cold `ask`, in order."""
+    steps: dict[str, tuple[float, float]] = {}
+    mark, cpu_mark = time.perf_counter(), time.process_time()
 
     def step(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        steps[name] = now - mark
-        mark = now
+        nonlocal mark, cpu_mark
+        now, cpu_now = time.perf_counter(), time.process_time()
+        steps[name] = (now - mark, cpu_now - cpu_mark)
+        mark, cpu_mark = now, cpu_now
 
     os.environ.update(OFFLINE)
     import mentorkb.cli  # noqa: F401 - what `mentorkb` imports before running a command
@@ -112,8 +111,16 @@ def app_timings(kb_dir: Path, question: str) -> dict[str, float]:
     return out
 
 
-def _stats(values: Sequence[float]) -> list[str]:
-    return [f"{values[0]:.2f}", f"{statistics.median(values):.2f}", f"{min(values):.2f}", str(len(values))]
+def _stats(runs: Sequence[tuple[float, float]]) -> list[str]:
+    walls = [w for w, _ in runs]
+    cpus = [c for _, c in runs]
+    return [
+        f"{walls[0]:.2f}",
+        f"{statistics.median(walls):.2f}",
+        f"{min(walls):.2f}",
+        f"{statistics.median(cpus):.2f}",
+        str(len(runs)),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -134,8 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     kb_dir, _ = ensure_kb(args.work, args.passages, seed=args.seed, real_up_to=args.passages, embedder=None)
     question, asker = load_questions()[QUESTION_INDEX]
     mk = _mentorkb_command()
+    help_cmd = [*_mentorkb_command(wrapped=False), "--help"]
     rows = [
-        ["mentorkb --help", *_stats(time_command([*mk, "--help"], runs=2 * args.runs))],
+        ["mentorkb --help", *_stats(time_command(help_cmd, runs=2 * args.runs))],
         [
             f"mentorkb ask (cold, {args.passages:,} passages)",
             *_stats(time_command([*mk, "ask", question, "--as", asker, "--kb", str(kb_dir)], runs=args.runs)),
@@ -150,11 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         check=True,
     )
     steps = json.loads(child.stdout.strip().splitlines()[-1])
-    print_table(f"Start-up, seconds ({load_line()})", ["command", "first", "median", "min", "runs"], rows)
+    print_table(
+        f"Start-up, seconds ({load_line()})",
+        ["command", "first wall s", "median wall s", "min wall s", "median CPU s", "runs"],
+        rows,
+    )
     print_table(
         "A cold ask, step by step (one fresh process)",
-        ["step", "seconds"],
-        [[k, f"{v:.2f}"] for k, v in steps.items()],
+        ["step", "wall s", "CPU s"],
+        [[k, f"{wall:.2f}", f"{cpu:.2f}"] for k, (wall, cpu) in steps.items()],
     )
     if args.no_app:
         return 0

@@ -213,13 +213,18 @@ def _offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def build_kb(ev: EvalSet, work: Path, overrides: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Ingest the split's notes into a knowledge base under work/; returns (kb, timings and counts)."""
+def open_kb(work: Path, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The evaluation knowledge base under work/, with its settings (and settings.toml) plus overrides."""
     _offline()
     from mentorkb.service import KnowledgeBase
 
+    return KnowledgeBase.open(work / "kb", settings_overrides=dict(overrides or {}))
+
+
+def build_kb(ev: EvalSet, work: Path, overrides: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Ingest the split's notes into a knowledge base under work/; returns (kb, timings and counts)."""
     notes_dir, roster = write_notes(ev, work)
-    kb = KnowledgeBase.open(work / "kb", settings_overrides=dict(overrides or {}))
+    kb = open_kb(work, overrides)
     started = time.perf_counter()
     report = kb.ingest([notes_dir], roster=roster)
     if report.rejected:
@@ -287,9 +292,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.calibrate:
             from mentorkb.calibrate import calibrate
 
+            t0 = time.perf_counter()
             calibration = calibrate(kb, n=args.calibrate, seed=0)
+            info["calibrate_s"] = round(time.perf_counter() - t0, 1)
+            embedder, extractor = kb.embedder, kb.extractor
             kb.close()
-            kb, _ = build_kb(ev, work, overrides)  # reopen: settings.toml now holds the calibrated weights
+            # Reopen so settings.toml's calibrated weights apply; the loaded models are reused.
+            from mentorkb.service import KnowledgeBase
+            from mentorkb.settings import Settings
+
+            settings = Settings.load(work / "kb", **overrides)
+            kb = KnowledgeBase(settings, embedder=embedder, extractor=extractor)
         t0 = time.perf_counter()
         runs = {"mentorkb": mentorkb_runs(kb, ev.queries, top=args.top)}
         info["ask_s"] = round(time.perf_counter() - t0, 1)

@@ -40,8 +40,8 @@ ROSTER_FILE = "people.csv"
 NOTES_DIR = "notes"
 FORMATS = ("md", "jsonl")
 JSONL_PER_FILE = 1000
-# Passages per generated note, measured on a 1,000-note corpus (seed 0) with the default passage_max_chars.
-PASSAGES_PER_NOTE = 5.85
+# Passages per generated note, measured on 2,000-note corpora (seeds 0 and 1) with the default passage_max_chars.
+PASSAGES_PER_NOTE = 5.1
 FIRST_DAY = date(2021, 1, 4)
 LAST_DAY = date(2026, 11, 27)
 

@@ -1,12 +1,16 @@
 """Self-calibration: tune the ranking weights on the knowledge base's own history.
 
-Every stored session is a labelled example of "who can teach me X?": hide it, ask its title as its mentee
-would, and the person who taught it is the answer. Sessions that share a title (a repeated workshop, the same
-question answered twice) are hidden together, so a near-copy cannot give the answer away. The examples are split
-in two: weights are tuned on one half by coordinate ascent over a small grid, and the held-out MRR is reported
-before and after on the other half, which never influences the choice. The new weights are kept only when they
-do not make that second half worse; they are written to `<kb>/settings.toml` (which `Settings.load` reads) and
-the whole report to the store (`kv` namespace "settings", key "calibration").
+Every stored session is a labelled example of "who can teach me X?": replay the day it happened, ask its
+title as its mentee would, and the person who taught it is the answer. The replay sees only what existed
+then: sessions dated before it (so later sessions, which a real asker could not have had, give nothing away),
+with ages counted from that day. Sessions that share a title (a repeated workshop, the same question answered
+twice) are hidden together, so a near-copy cannot give the answer away either. Examples come from the later
+part of the history, so each has earlier sessions to learn from.
+
+The examples are split in two: weights are tuned on one half by coordinate ascent over a small grid, and the
+held-out MRR is reported before and after on the other half, which never influences the choice. The new weights
+are kept only when they do not make that second half worse; they are written to `<kb>/settings.toml` (which
+`Settings.load` reads) and the whole report to the store (`kv` namespace "settings", key "calibration").
 
 Only programme-visible sessions serve as examples, and retrieval runs as an anonymous programme member, so
 calibration sees nothing an ordinary member could not.
@@ -50,6 +54,7 @@ GRID: dict[str, tuple[float, ...]] = {
 }
 MIN_GAIN = 0.002  # a change must raise the tuning MRR by this much: no chasing noise
 MIN_CASES = 10
+HISTORY_SHARE = 0.3  # examples are drawn from sessions after the first 30% of the history
 QUESTION = "who can teach me {title}?"
 BLOCK_START = "# >>> calibrated by `mentorkb calibrate`"
 BLOCK_END = "# <<< calibrated"
@@ -64,10 +69,11 @@ class HeldOut:
     asker: str | None
     answers: frozenset[str]
     hidden: frozenset[str]
+    as_of: date  # the replay sees only sessions dated before this day
 
 
 @dataclass(frozen=True)
-class _Case:
+class Case:
     """A held-out example with everything ranking needs, computed once and reused for every weight tried."""
 
     answers: frozenset[str]
@@ -75,6 +81,7 @@ class _Case:
     asker: Person | None
     topics: tuple[str, ...]
     stats: Mapping[str, PersonStats]
+    as_of: date
 
 
 def title_key(title: str) -> str:
@@ -82,13 +89,21 @@ def title_key(title: str) -> str:
     return " ".join(re.findall(r"\w+", title.lower()))
 
 
-def held_out_cases(sessions: Sequence[Session], *, n: int, seed: int) -> list[HeldOut]:
-    """Up to n examples from programme-visible sessions with a mentor and a title, sampled with a fixed seed."""
+def held_out_cases(
+    sessions: Sequence[Session], *, n: int, seed: int, history_share: float = HISTORY_SHARE
+) -> list[HeldOut]:
+    """Up to n examples from programme-visible sessions with a mentor and a title, sampled with a fixed seed.
+
+    Only sessions dated after the first `history_share` of the history are asked, so every replay has
+    earlier sessions to find the answer in.
+    """
+    dates = sorted(s.date for s in sessions)
+    cut = dates[min(len(dates) - 1, int(len(dates) * history_share))] if dates else None
     groups: dict[str, list[Session]] = defaultdict(list)
     for s in sessions:
         if s.visibility is Visibility.PROGRAM and s.mentors and title_key(s.title):
             groups[title_key(s.title)].append(s)
-    keys = sorted(groups)
+    keys = sorted(k for k in groups if cut is not None and min(s.date for s in groups[k]) > cut)
     random.Random(seed).shuffle(keys)
     cases = []
     for key in keys[:n]:
@@ -104,12 +119,13 @@ def held_out_cases(sessions: Sequence[Session], *, n: int, seed: int) -> list[He
                 asker=asker,
                 answers=answers,
                 hidden=frozenset(s.id for s in group),
+                as_of=min(s.date for s in group),
             )
         )
     return cases
 
 
-def mean_reciprocal_rank(cases: Sequence[_Case], weights: RankWeights, people: Mapping[str, Person]) -> float:
+def mean_reciprocal_rank(cases: Sequence[Case], weights: RankWeights, people: Mapping[str, Person]) -> float:
     """MRR of the first correct teacher over the cases, ranking with these weights."""
     if not cases:
         return 0.0
@@ -122,7 +138,7 @@ def mean_reciprocal_rank(cases: Sequence[_Case], weights: RankWeights, people: M
             question_topics=c.topics,
             stats=c.stats,
             weights=weights,
-            today=date.today(),
+            today=c.as_of,
         )
         for rank, (_, pid, _) in enumerate(ranked, start=1):
             if pid in c.answers:
@@ -132,7 +148,7 @@ def mean_reciprocal_rank(cases: Sequence[_Case], weights: RankWeights, people: M
 
 
 def coordinate_ascent(
-    cases: Sequence[_Case],
+    cases: Sequence[Case],
     start: RankWeights,
     people: Mapping[str, Person],
     *,
@@ -157,7 +173,8 @@ def coordinate_ascent(
     return best, best_mrr
 
 
-def _prepare(kb: KnowledgeBase, held: Sequence[HeldOut], sessions: Sequence[Session]) -> list[_Case]:
+def replay(kb: KnowledgeBase, held: Sequence[HeldOut], sessions: Sequence[Session]) -> list[Case]:
+    """Ask each example as of its day: hits, stats and ages from earlier sessions only, its own series hidden."""
     viewer = Viewer(None)
     canon = kb.canon()
     topic_cache: dict[str, set[str]] = {}
@@ -169,17 +186,20 @@ def _prepare(kb: KnowledgeBase, held: Sequence[HeldOut], sessions: Sequence[Sess
         return topic_cache[s.id]
 
     cases = []
-    today = date.today()
+    # Later sessions are dropped after retrieval, so fetch deeper to keep about as many earlier ones.
+    depth = 2 * kb.settings.retrieval_depth
     for h in held:
-        hits = tuple(x for x in kb.retrieve(h.question, viewer) if x.session.id not in h.hidden)
-        rest = [s for s in sessions if s.id not in h.hidden]
+        hits = kb.retrieve(h.question, viewer, depth=depth)
+        earlier = tuple(x for x in hits if x.session.date < h.as_of and x.session.id not in h.hidden)
+        history = [s for s in sessions if s.date < h.as_of and s.id not in h.hidden]
         cases.append(
-            _Case(
+            Case(
                 answers=h.answers,
-                hits=hits,
+                hits=earlier,
                 asker=kb.store.person(h.asker) if h.asker else None,
                 topics=tuple(kb.question_topics(h.question)),
-                stats=build_stats(rest, viewer, topics_of, today=today),
+                stats=build_stats(history, viewer, topics_of, today=h.as_of),
+                as_of=h.as_of,
             )
         )
     return cases
@@ -198,7 +218,7 @@ def calibrate(kb: KnowledgeBase, n: int = 200, seed: int = 0, *, save: bool = Tr
             source=str(kb.kb_dir),
             fix=f"ingest more notes (at least {MIN_CASES} taught sessions) or keep the default weights",
         )
-    cases = _prepare(kb, held, sessions)
+    cases = replay(kb, held, sessions)
     tune, check = cases[0::2], cases[1::2]
     people = {p.id: p for p in kb.store.people()}
     start = RankWeights.from_settings(kb.settings)

@@ -593,3 +593,13 @@ def settings_command(kb_dir: Path | None, markdown: bool) -> None:
         ["setting", "value", "meaning"],
         [[f.name, getattr(current, f.name), f.metadata["doc"]] for f in fields(Settings)],
     )
+
+
+def _register_coordinator_commands() -> None:
+    from mentorkb.cli_topics import gaps_command, topics_group
+
+    main.add_command(topics_group, "topics")
+    main.add_command(gaps_command, "gaps")
+
+
+_register_coordinator_commands()

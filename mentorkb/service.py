@@ -569,6 +569,55 @@ class KnowledgeBase:
         prof.learned_topics = [(labels.get(t, t), n) for t, n in sorted(learned.items(), key=lambda x: -x[1])][:15]
         return prof
 
+    # -- coordinators: topic clusters (mentorkb.coordinator does the work) ------------------------------------
+    def topics(self, viewer: Viewer) -> list[Any]:
+        """Topic clusters as the viewer may see them (labels only from sessions they may read)."""
+        from mentorkb import coordinator
+
+        return coordinator.topics(self, viewer)
+
+    def topic(self, cluster_id: str, viewer: Viewer) -> Any:
+        """One cluster in detail: sessions, teachers, learners, direction mix, trend, evidence."""
+        from mentorkb import coordinator
+
+        return coordinator.topic(self, cluster_id, viewer)
+
+    def gaps(self, viewer: Viewer) -> list[Any]:
+        """Topics asked for (questions, mentees in notes) with few or no teachers."""
+        from mentorkb import coordinator
+
+        return coordinator.gaps(self, viewer)
+
+    def at_risk(self, viewer: Viewer) -> list[Any]:
+        """Topics taught by only one or two people."""
+        from mentorkb import coordinator
+
+        return coordinator.at_risk(self, viewer)
+
+    def reverse_potential(self, viewer: Viewer) -> list[Any]:
+        """Topics where juniors teach and seniors ask."""
+        from mentorkb import coordinator
+
+        return coordinator.reverse_potential(self, viewer)
+
+    def rename_topic(self, cluster_id: str, name: str) -> str:
+        """Give a cluster a coordinator's name; it survives re-clustering."""
+        from mentorkb import coordinator
+
+        return coordinator.rename_topic(self, cluster_id, name)
+
+    def merge_topics(self, keep_id: str, absorb_id: str) -> str:
+        """Merge one cluster into another; it survives re-clustering."""
+        from mentorkb import coordinator
+
+        return coordinator.merge_topics(self, keep_id, absorb_id)
+
+    def recluster(self) -> Any:
+        """Recompute clusters now (keeps ids and names of clusters that still exist)."""
+        from mentorkb import coordinator
+
+        return coordinator.recluster(self)
+
     def check(self) -> dict[str, Any]:
         """Compare the store and the vector index; returns a report with `ok`."""
         ids, _ = self.store.vectors()

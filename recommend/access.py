@@ -46,13 +46,20 @@ def known(sessions: Iterable[Session], viewer: Viewer) -> list[Session]:
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<!\w)(?:\+?\d[\d ()./-]{7,}\d)(?!\w)")
+_PHONE = re.compile(r"(?<![\w-])(?:\+?\d[\d ()./-]{7,}\d)(?![\w-])")
+_DATEISH = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
+
+
+def _phone(match: re.Match[str]) -> str:
+    text = match.group()
+    if _DATEISH.search(text) or sum(c.isdigit() for c in text) < 9:
+        return text  # dates, amounts and versions are not phone numbers
+    return "[phone hidden]"
 
 
 def mask_contacts(text: str) -> str:
     """Hide e-mail addresses and phone numbers inside note text (for viewers who did not take part)."""
-    text = _EMAIL.sub("[email hidden]", text)
-    return _PHONE.sub(lambda m: "[phone hidden]" if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text)
+    return _PHONE.sub(_phone, _EMAIL.sub("[email hidden]", text))
 
 
 def shown_text(session: Session, viewer: Viewer, text: str) -> str:

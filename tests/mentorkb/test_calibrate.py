@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from index.embedder import HashingEmbedder
 from ingest.topics import SimpleTopicExtractor
 from mentorkb.calibrate import calibrate as run_calibration
-from mentorkb.calibrate import held_out_cases, last_calibration, title_key, write_settings
+from mentorkb.calibrate import held_out_cases, last_calibration, replay, title_key, write_settings
 from mentorkb.errors import SettingsError
 from mentorkb.service import KnowledgeBase
 from mentorkb.settings import Settings
@@ -61,21 +62,21 @@ def write_notes(folder: Path, *, extra: list[dict] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     mentees = ["m1", "m2", "m3"]
     records = []
-    day = 1
-    for teacher, items in SUBJECTS.items():
-        for i, (title, body) in enumerate(items):
-            records.append(
-                {
-                    "id": f"{teacher}-{i}",
-                    "date": f"2025-0{1 + day % 9}-{1 + day % 27:02d}",
-                    "title": title,
-                    "type": "traditional",
-                    "mentors": [teacher],
-                    "mentees": [mentees[day % 3]],
-                    "text": f"{title}.\n\nWe covered {body}.\n\nNext time: practise {body.split(',')[0]}.",
-                }
-            )
-            day += 1
+    # Round robin, a week apart: every teacher's later sessions have earlier ones to be found by.
+    order = [(t, i) for i in range(max(map(len, SUBJECTS.values()))) for t in SUBJECTS if i < len(SUBJECTS[t])]
+    for n, (teacher, i) in enumerate(order):
+        title, body = SUBJECTS[teacher][i]
+        records.append(
+            {
+                "id": f"{teacher}-{i}",
+                "date": (date(2025, 1, 6) + timedelta(weeks=n)).isoformat(),
+                "title": title,
+                "type": "traditional",
+                "mentors": [teacher],
+                "mentees": [mentees[n % 3]],
+                "text": f"{title}.\n\nWe covered {body}.\n\nNext time: practise {body.split(',')[0]}.",
+            }
+        )
     records += extra or []
     path = folder / "history.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -100,24 +101,34 @@ def kb_dir(tmp_path) -> Path:
     return kb_dir
 
 
-def session(sid: str, title: str, *, mentors=("fin",), mentees=("m1",), visibility=Visibility.PROGRAM) -> Session:
-    from datetime import date
-
+def session(
+    sid: str, title: str, *, mentors=("fin",), mentees=("m1",), visibility=Visibility.PROGRAM, day: int = 10
+) -> Session:
     return Session(
-        sid, date(2025, 1, 1), title, SessionType.TRADITIONAL, tuple(mentors), tuple(mentees), (), visibility, (),
+        sid, date(2025, 1, day), title, SessionType.TRADITIONAL, tuple(mentors), tuple(mentees), (), visibility, (),
         f"{sid}.md", sid,
     )  # fmt: skip
 
 
+HISTORY = [session(f"old{i}", f"Earlier session {i}", day=1) for i in range(5)]
+
+
 def test_sessions_sharing_a_title_are_held_out_together():
     sessions = [
-        session("a", "Budget basics"),
-        session("b", "budget  basics!", mentors=("py",)),
+        *HISTORY,
+        session("a", "Budget basics", day=12),
+        session("b", "budget  basics!", mentors=("py",), day=20),
         session("c", "SQL window functions", mentors=("sql",)),
     ]
     cases = {c.question: c for c in held_out_cases(sessions, n=10, seed=0)}
     budget = cases["who can teach me Budget basics?"]
     assert budget.hidden == {"a", "b"} and budget.answers == {"fin", "py"} and budget.asker == "m1"
+    assert budget.as_of == date(2025, 1, 12)
+
+
+def test_examples_come_from_the_later_part_of_the_history():
+    cases = held_out_cases([*HISTORY, session("late", "Late topic", day=30)], n=10, seed=0)
+    assert [c.question for c in cases] == ["who can teach me Late topic?"]
     assert title_key("Budget basics") == title_key("budget  basics!")
 
 
@@ -131,11 +142,11 @@ def test_sessions_sharing_a_title_are_held_out_together():
     ],
 )
 def test_only_programme_sessions_taught_to_someone_else_become_examples(kept_out):
-    assert held_out_cases([kept_out], n=10, seed=0) == []
+    assert held_out_cases([*HISTORY, kept_out], n=10, seed=0) == []
 
 
 def test_sampling_is_fixed_by_the_seed():
-    sessions = [session(str(i), f"Topic {i}") for i in range(30)]
+    sessions = HISTORY + [session(str(i), f"Topic {i}", day=2 + i) for i in range(25)]
     pick = lambda seed: [c.question for c in held_out_cases(sessions, n=5, seed=seed)]  # noqa: E731
     assert pick(1) == pick(1) and pick(1) != pick(2)
 
@@ -145,7 +156,7 @@ def test_calibration_repairs_a_prior_that_drowns_the_evidence(kb_dir):
     kb = open_kb(kb_dir)
     report = run_calibration(kb, n=50, seed=3)
     kb.close()
-    assert report["cases"]["tune"] + report["cases"]["check"] == 17
+    assert report["cases"]["tune"] + report["cases"]["check"] == 11
     assert report["mrr_after"]["check"] > report["mrr_before"]["check"] + 0.1
     assert report["saved"] and report["weights"]["activity_prior"] < 5.0
     text = (kb_dir / "settings.toml").read_text()
@@ -158,6 +169,17 @@ def test_calibration_repairs_a_prior_that_drowns_the_evidence(kb_dir):
     assert last_calibration(kb)["weights"] == report["weights"]
     recs = kb.ask("who can teach me sql window functions?", viewer=kb.viewer("m1"), log_question=False)
     assert recs[0].person.id == "sql"
+    kb.close()
+
+
+def test_a_replay_sees_only_sessions_from_before_the_example(kb_dir):
+    kb = open_kb(kb_dir)
+    sessions = kb.store.sessions()
+    held = held_out_cases(sessions, n=50, seed=0)
+    for case, h in zip(replay(kb, held, sessions), held):
+        assert case.hits, h.question
+        assert all(x.session.date < h.as_of and x.session.id not in h.hidden for x in case.hits)
+        assert sum(st.taught_sessions for st in case.stats.values()) == sum(1 for s in sessions if s.date < h.as_of)
     kb.close()
 
 

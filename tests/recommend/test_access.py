@@ -58,6 +58,8 @@ def test_contacts_are_masked_for_non_participants_only():
     assert shown_text(s, ANA, s.text) == s.text
 
 
-@pytest.mark.parametrize("text", ["Q3 2025 budget was 120,000", "version 3.11.7", "meeting at 10:30"])
+@pytest.mark.parametrize(
+    "text", ["Q3 2025 budget was 120,000", "version 3.11.7", "meeting at 10:30", "date: 2025-03-14", "on 14.03.2025"]
+)
 def test_numbers_that_are_not_phone_numbers_stay(text):
     assert mask_contacts(text) == text

@@ -98,6 +98,7 @@ class Matrix:
 def secrets_for(kb: KnowledgeBase, viewer: Viewer) -> Secrets:
     """Collect the viewer's secret words and pairs: in unreadable text, absent from everything they may see."""
     sessions = kb.store.sessions()
+    labels = {t.id: t.label for t in kb.store.topics()}
     allowed = grams(UI_TEXT)
     for p in kb.store.people():
         allowed |= grams(" ".join([p.id, p.name, p.email, p.title, p.department]))
@@ -110,7 +111,7 @@ def secrets_for(kb: KnowledgeBase, viewer: Viewer) -> Secrets:
             allowed |= grams(" ".join(p.text for p in passages))  # insights merge adjacent passages
             # Topics are normalised forms of the readable text ("grievances" -> "grievance"): not secrets.
             topics = {t for p in passages for t in p.topics}
-            allowed |= grams(" | ".join(topics | {kb.topic_label(t) for t in topics}))
+            allowed |= grams(" | ".join(topics | {labels.get(t, t) for t in topics}))
             allowed |= grams(" ".join(s.id.split("-")) + " " + s.source)
         else:
             hidden_text.append(s.text)

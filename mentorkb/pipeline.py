@@ -270,13 +270,8 @@ def _prepare(
         resolved.append(replace(p, speaker=speaker))
     names = {n for pid in session.people if (pp := store.person(pid)) for n in _name_parts(pp)}
     phrase_lists = comps.extractor.extract([p.text for p in resolved], exclude=names)
-    tag_topics = tuple(dict.fromkeys(comps.canon.canonical(t) for t in note.tags))
-    with_topics = []
-    for p, phrases in zip(resolved, phrase_lists):
-        topics = tuple(dict.fromkeys(comps.canon.canonical(ph) for ph in phrases if ph))
-        with_topics.append(replace(p, topics=topics))
-    if tag_topics:
-        session = replace(session, tags=tuple(note.tags))
+    # Raw phrases for now: the batch's canonical-topic table is fitted on all of them before storing (see _flush).
+    with_topics = [replace(p, topics=tuple(ph for ph in phrases if ph)) for p, phrases in zip(resolved, phrase_lists)]
     return _Prepared(session, with_topics, search_texts(session, with_topics), replaces=existing is not None)
 
 
@@ -304,6 +299,15 @@ def _name_parts(p: Person) -> set[str]:
 def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> None:
     if not buffer:
         return
+    comps.canon.fit(
+        [ph for item in buffer for p in item.passages for ph in p.topics]
+        + [t for item in buffer for t in item.session.tags]
+    )
+    for item in buffer:
+        item.passages = [
+            replace(p, topics=tuple(dict.fromkeys(t for ph in p.topics if (t := comps.canon.canonical(ph)))))
+            for p in item.passages
+        ]
     texts = [t for item in buffer for t in item.texts]
     vectors = comps.embedder.encode(texts) if texts else np.zeros((0, comps.embedder.dim), np.float32)
     offset = 0

@@ -114,7 +114,11 @@ class KnowledgeBase:
     def canon(self) -> TopicCanon:
         """The canonical-topic table saved in the store."""
         raw = self.store.kv_get("topics", "canon")
-        return TopicCanon.from_json(raw) if raw else TopicCanon()
+        embed = self._embed_phrases  # merges close variants by meaning; the model loads only when a fit needs it
+        return TopicCanon.from_json(raw, embed=embed) if raw else TopicCanon(embed=embed)
+
+    def _embed_phrases(self, phrases: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode(phrases)
 
     def _manifest(self, count: int) -> dict:
         e = self.embedder
@@ -269,7 +273,6 @@ class KnowledgeBase:
         if self.store.kv_get("index", "embedder") is None:
             self.store.kv_set("index", "embedder", self.embedder.name)
         canon = comps.canon
-        canon.fit(t for p in self.store.all_passages() for t in p.topics)
         self.store.kv_set("topics", "canon", canon.to_json())
         self.store.upsert_topics(canon.topics())
         save_index(comps.index, self.kb_dir / INDEX_DIR, self._manifest(len(comps.index)))
@@ -417,8 +420,10 @@ class KnowledgeBase:
             readable = access.can_read_text(s, viewer)
             topics = set()
             if readable:
-                topics = {t for p in self.store.session_passages(s.id) for t in p.topics}
-                topics |= {self._canon_cache().canonical(t) for t in s.tags}
+                canon = self._canon_cache()
+                topics = {canon.canonical(t) for p in self.store.session_passages(s.id) for t in p.topics}
+                topics |= {canon.canonical(t) for t in s.tags}
+                topics.discard("")
             teachers = s.mentors or s.participants
             for pid in teachers:
                 st = stats[pid]

@@ -1,13 +1,21 @@
 """Earlier insights: cited passages that answer a question, diverse and readable.
 
-Hybrid hits -> visibility and filters -> MMR diversity -> merge adjacent passages of one speaker ->
-group near-duplicates across sessions ("also said in N other sessions").
+Hybrid hits (dense + BM25, fused) -> visibility and filters -> evidence score -> diversity -> near-duplicates
+grouped -> each result widened to a complete thought and cited to its source lines.
+
+The evidence score of a passage adds to its own fused score the support of the turns around it (in a transcript a
+topic is discussed over many short turns, so a stretch where several turns match beats one stray match), the
+support of its session (the session that discusses the question most is the likeliest source) and a bonus when
+the question names its speaker ("what did Priya say about ..."). Diversity is maximal marginal relevance over the
+passage vectors, with one result per stretch of a session. A result is the passage joined with adjacent passages of
+the same speaker; a very short transcript turn also gets the exchange around it, citing the widened line range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -17,6 +25,8 @@ from recommend.access import can_read_text, shown_text
 from recommend.retrieval import Hit
 
 DIRECTION_NAMES = ("top-down", "bottom-up", "peer")
+
+VectorLookup = Mapping[int, np.ndarray] | Callable[[Sequence[int]], Mapping[int, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,25 @@ class InsightFilters:
     since: date | None = None
     until: date | None = None
     direction: str | None = None  # top-down | bottom-up | peer
+
+
+@dataclass(frozen=True)
+class InsightParams:
+    """Tunables of insight ranking; the service fills them from settings."""
+
+    mmr_lambda: float = 0.7  # 1 = pure relevance, 0 = pure novelty
+    duplicate_cosine: float = 0.9  # passages of two sessions this similar are one insight said twice
+    neighbour_weight: float = 0.5  # weight of the support of nearby transcript turns
+    neighbour_turns: float = 4.0  # that support halves every this many turns away
+    session_weight: float = 0.3  # weight of the support of the whole session
+    session_passages: int = 5  # a session's support sums its best this many passages
+    speaker_bonus: float = 0.3  # added (times the passage's own score) when the question names the speaker
+    same_stretch_turns: int = 3  # hits of one session closer than this many turns to a result belong to it
+    session_penalty: float = 0.15  # extra similarity between two results of one session (spreads results)
+    min_chars: int = 160  # a transcript result shorter than this gets the exchange around it
+    max_chars: int = 1200  # a result is never widened past this many characters
+    exchange_turns: int = 2  # at most this many turns added on each side of a short transcript result
+    candidates: int = 60  # best-scored hits considered by the diversity step (at least 5 x top)
 
 
 def session_direction(session: Session, people: Mapping[str, Person]) -> str:
@@ -50,10 +79,14 @@ def session_direction(session: Session, people: Mapping[str, Person]) -> str:
     return "peer"
 
 
-def passes(hit: Hit, f: InsightFilters, people: Mapping[str, Person]) -> bool:
-    """Does a hit satisfy the filters?"""
+def _tag_key(tag: str) -> str:
+    return re.sub(r"[\s_-]+", " ", tag.strip().lower())
+
+
+def passes(hit: Hit, f: InsightFilters, people: Mapping[str, Person], direction: str | None = None) -> bool:
+    """Does a hit satisfy the filters? `direction` may pass the session's precomputed direction."""
     s = hit.session
-    if f.topic and f.topic not in hit.passage.topics and f.topic not in s.tags:
+    if f.topic and f.topic not in hit.passage.topics and _tag_key(f.topic) not in {_tag_key(t) for t in s.tags}:
         return False
     if f.person and f.person not in s.people and hit.passage.speaker != f.person:
         return False
@@ -63,53 +96,139 @@ def passes(hit: Hit, f: InsightFilters, people: Mapping[str, Person]) -> bool:
         return False
     if f.until and s.date > f.until:
         return False
-    return not (f.direction and session_direction(s, people) != f.direction)
+    if f.direction:
+        return (direction or session_direction(s, people)) == f.direction
+    return True
 
 
-def mmr(
-    hits: Sequence[Hit], vectors: Mapping[int, np.ndarray], *, k: int, lam: float, session_penalty: float = 0.15
-) -> list[Hit]:
-    """Maximal marginal relevance: relevant but not near-copies, and not all from one session."""
+def named_speakers(question: str, people: Iterable[Person]) -> set[str]:
+    """Ids of the people a question names by full name or roster id ("what did Priya Nair say about ...")."""
+    q = " " + re.sub(r"[^\w@.]+", " ", question.lower()) + " "
+    out = set()
+    for p in people:
+        for name in {p.name.lower(), p.id.lower()}:
+            key = re.sub(r"[^\w@.]+", " ", name).strip()
+            if len(key) > 2 and f" {key} " in q:
+                out.add(p.id)
+    return out
+
+
+def evidence_scores(hits: Sequence[Hit], params: InsightParams, named: frozenset[str] | set[str] = frozenset()) -> np.ndarray:
+    """Score each hit by its own fused score plus the support of nearby turns, of its session and of a named speaker."""
     if not hits:
+        return np.zeros(0)
+    own = np.array([h.score for h in hits], dtype=np.float64)
+    own /= own.max() or 1.0
+    score = own.copy()
+    by_session: dict[str, list[int]] = {}
+    for i, h in enumerate(hits):
+        by_session.setdefault(h.session.id, []).append(i)
+    support = {}
+    for sid, idx in by_session.items():
+        rows = np.asarray(idx)
+        support[sid] = float(np.sort(own[rows])[::-1][: params.session_passages].sum())
+        if hits[idx[0]].session.is_transcript and len(idx) > 1 and params.neighbour_weight:
+            ords = np.array([hits[i].passage.ordinal for i in idx], dtype=np.float64)
+            decay = np.exp2(-np.abs(ords[:, None] - ords[None, :]) / params.neighbour_turns)
+            np.fill_diagonal(decay, 0.0)
+            score[rows] += params.neighbour_weight * (decay @ own[rows])
+    top_support = max(support.values()) or 1.0
+    score += params.session_weight * np.array([support[h.session.id] / top_support for h in hits])
+    if named:
+        score += params.speaker_bonus * own * np.array([h.passage.speaker in named for h in hits])
+    return score
+
+
+def _vector_matrix(hits: Sequence[Hit], vectors: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Unit vectors of the hits' passages as rows (zeros where a vector is missing)."""
+    dim = next((len(v) for v in vectors.values()), 1)
+    out = np.zeros((len(hits), dim), dtype=np.float32)
+    for i, h in enumerate(hits):
+        v = vectors.get(h.passage.id if h.passage.id is not None else -1)
+        if v is not None:
+            out[i] = v
+    return out
+
+
+def diversify(
+    hits: Sequence[Hit], scores: np.ndarray, vecs: np.ndarray, *, k: int, params: InsightParams
+) -> list[tuple[int, list[int]]]:
+    """Maximal marginal relevance with one result per stretch of a session and near-duplicates folded in.
+
+    Returns (index of the chosen hit, indices of hits in other sessions that say nearly the same) in rank order.
+    """
+    n = len(hits)
+    if not n:
         return []
-    top = max(h.score for h in hits) or 1.0
-    pool = list(hits)
-    chosen: list[Hit] = []
-    while pool and len(chosen) < k:
-        best, best_val = None, -1e9
-        for h in pool:
-            rel = h.score / top
-            sim = 0.0
-            v = vectors.get(h.passage.id or -1)
-            for c in chosen:
-                cv = vectors.get(c.passage.id or -1)
-                s = float(v @ cv) if v is not None and cv is not None else 0.0
-                if c.session.id == h.session.id:
-                    s = max(s, 0.0) + session_penalty
-                sim = max(sim, s)
-            val = lam * rel - (1 - lam) * sim
-            if val > best_val:
-                best, best_val = h, val
-        chosen.append(best)
-        pool.remove(best)
+    rel = scores / (scores.max() or 1.0)
+    sim = vecs @ vecs.T
+    sessions = np.array([h.session.id for h in hits])
+    same = sessions[:, None] == sessions[None, :]
+    sim = np.where(same, np.maximum(sim, 0.0) + params.session_penalty, sim)
+    ords = np.array([h.passage.ordinal for h in hits])
+    near = same & (np.abs(ords[:, None] - ords[None, :]) <= params.same_stretch_turns)
+    dup = ~same & (vecs @ vecs.T >= params.duplicate_cosine) & (np.abs(vecs).sum(axis=1) > 0)[None, :]
+    open_ = np.ones(n, dtype=bool)
+    max_sim = np.full(n, -np.inf)
+    chosen: list[tuple[int, list[int]]] = []
+    lam = params.mmr_lambda
+    while open_.any() and len(chosen) < k:
+        value = lam * rel - (1 - lam) * np.where(np.isfinite(max_sim), max_sim, 0.0)
+        best = int(np.argmax(np.where(open_, value, -np.inf)))
+        also = [int(j) for j in np.flatnonzero(dup[best] & open_)]
+        chosen.append((best, also))
+        open_ &= ~(near[best] | dup[best])
+        open_[best] = False
+        max_sim = np.maximum(max_sim, sim[:, best])
     return chosen
 
 
-def merge_adjacent(hit: Hit, neighbours: Sequence[Passage], max_chars: int = 1200) -> Passage:
-    """Join the passage with adjacent passages of the same speaker so the result reads as a complete thought."""
-    p = hit.passage
-    if p.speaker is None:
-        return p
+def widen(
+    lead: Passage, neighbours: Sequence[Passage], *, transcript: bool, params: InsightParams
+) -> list[Passage]:
+    """The passages a result shows, in order: the lead, adjacent passages of its speaker, and for a very short
+    transcript turn the exchange around it."""
     by_ord = {n.ordinal: n for n in neighbours}
-    start, end = p.ordinal, p.ordinal
-    text = p.text
-    while (n := by_ord.get(start - 1)) and n.speaker == p.speaker and len(text) + len(n.text) < max_chars:
-        start -= 1
-        text = n.text + " " + text
-    while (n := by_ord.get(end + 1)) and n.speaker == p.speaker and len(text) + len(n.text) < max_chars:
-        end += 1
-        text = text + " " + n.text
-    return replace(p, text=text, line_start=by_ord[start].line_start, line_end=by_ord[end].line_end)
+    by_ord[lead.ordinal] = lead
+    start = end = lead.ordinal
+    size = len(lead.text)
+    if lead.speaker is not None:
+        while (n := by_ord.get(start - 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
+            start -= 1
+            size += len(n.text) + 1
+        while (n := by_ord.get(end + 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
+            end += 1
+            size += len(n.text) + 1
+    if transcript:
+        # The turn before usually holds what is being answered, the turn after how it was taken.
+        added = {"before": 0, "after": 0}
+        while size < params.min_chars:
+            grew = False
+            for side in ("before", "after"):
+                at = start - 1 if side == "before" else end + 1
+                n = by_ord.get(at)
+                if n is None or added[side] >= params.exchange_turns or size + len(n.text) > params.max_chars:
+                    continue
+                added[side] += 1
+                size += len(n.text) + 1
+                start, end = (at, end) if side == "before" else (start, at)
+                grew = True
+                if size >= params.min_chars:
+                    break
+            if not grew:
+                break
+    return [by_ord[o] for o in range(start, end + 1) if o in by_ord]
+
+
+def quote(parts: Sequence[Passage], people: Mapping[str, Person]) -> str:
+    """The text shown for a result: one speaker's words run on; an exchange shows who said what, a turn a line."""
+    if len({p.speaker for p in parts}) <= 1:
+        return " ".join(p.text for p in parts)
+
+    def name(pid: str | None) -> str:
+        return people[pid].name if pid in people else (pid or "")
+
+    return "\n".join(f"{name(p.speaker)}: {p.text}" if p.speaker else p.text for p in parts)
 
 
 def search_insights(
@@ -118,35 +237,59 @@ def search_insights(
     viewer: Viewer,
     people: Mapping[str, Person],
     filters: InsightFilters,
-    vectors: Mapping[int, np.ndarray],
+    vectors: VectorLookup,
     neighbours: Callable[[str], Sequence[Passage]],
     top: int = 10,
-    mmr_lambda: float = 0.7,
-    duplicate_cosine: float = 0.9,
+    question: str = "",
+    params: InsightParams | None = None,
+    mmr_lambda: float | None = None,
+    duplicate_cosine: float | None = None,
 ) -> list[Insight]:
-    """Rank readable passages for a question and return cited insights."""
-    pool = [h for h in hits if can_read_text(h.session, viewer) and passes(h, filters, people)]
-    ranked = mmr(pool[: max(top * 5, 50)], vectors, k=top * 3, lam=mmr_lambda)
-    groups: list[tuple[Hit, list[str]]] = []
-    for h in ranked:
-        v = vectors.get(h.passage.id or -1)
-        for lead, also in groups:
-            lv = vectors.get(lead.passage.id or -1)
-            if (
-                v is not None
-                and lv is not None
-                and lead.session.id != h.session.id
-                and float(v @ lv) >= duplicate_cosine
-            ):
-                if h.session.id not in also:
-                    also.append(h.session.id)
-                break
-        else:
-            groups.append((h, []))
+    """Rank readable passages for a question and return cited insights.
+
+    Args:
+        hits: fused hybrid hits, best first (any visibility: unreadable ones are dropped here).
+        vectors: passage vectors by id, or a function that looks them up for a list of ids.
+        neighbours: a session's passages in reading order (called at most once per result session).
+        question: the question, to notice people it names; empty disables that bonus.
+        params: ranking tunables; `mmr_lambda` / `duplicate_cosine` override theirs when given.
+    """
+    params = params or InsightParams()
+    if mmr_lambda is not None or duplicate_cosine is not None:
+        from dataclasses import replace
+
+        params = replace(
+            params,
+            mmr_lambda=params.mmr_lambda if mmr_lambda is None else mmr_lambda,
+            duplicate_cosine=params.duplicate_cosine if duplicate_cosine is None else duplicate_cosine,
+        )
+    directions: dict[str, str] = {}
+    pool = []
+    for h in hits:
+        if not can_read_text(h.session, viewer):
+            continue
+        if filters.direction and h.session.id not in directions:
+            directions[h.session.id] = session_direction(h.session, people)
+        if passes(h, filters, people, directions.get(h.session.id)):
+            pool.append(h)
+    if not pool:
+        return []
+    named = named_speakers(question, people.values()) if question else set()
+    scores = evidence_scores(pool, params, named)
+    order = np.argsort(-scores, kind="stable")[: max(params.candidates, top * 5)]
+    cands = [pool[i] for i in order]
+    ids = [h.passage.id for h in cands if h.passage.id is not None]
+    found = vectors(ids) if callable(vectors) else vectors
+    picked = diversify(cands, scores[order], _vector_matrix(cands, found), k=top, params=params)
+    session_cache: dict[str, Sequence[Passage]] = {}
     out: list[Insight] = []
-    for lead, also in groups[:top]:
+    for i, also in picked:
+        lead = cands[i]
         s = lead.session
-        merged = merge_adjacent(lead, neighbours(s.id))
+        if s.id not in session_cache:
+            session_cache[s.id] = neighbours(s.id)
+        parts = widen(lead.passage, session_cache[s.id], transcript=s.is_transcript, params=params)
+        topics = tuple(dict.fromkeys(t for p in [lead.passage, *parts] for t in p.topics))
         out.append(
             Insight(
                 session_id=s.id,
@@ -154,12 +297,12 @@ def search_insights(
                 date=s.date,
                 type=s.type,
                 source=s.source,
-                lines=(merged.line_start, merged.line_end),
-                text=shown_text(s, viewer, merged.text),
-                score=round(lead.score, 5),
-                speaker=merged.speaker,
-                topics=merged.topics,
-                also_in=tuple(also),
+                lines=(min(p.line_start for p in parts), max(p.line_end for p in parts)),
+                text=shown_text(s, viewer, quote(parts, people)),
+                score=round(float(scores[order][i]), 5),
+                speaker=lead.passage.speaker,
+                topics=topics,
+                also_in=tuple(dict.fromkeys(cands[j].session.id for j in also)),
             )
         )
     return out

@@ -65,9 +65,17 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--nprobe", type=int, nargs="+", default=[16, 64], help="IVF lists probed per query")
+    parser.add_argument("--threads", type=int, default=0, help="FAISS OpenMP threads (0 = FAISS default)")
     args = parser.parse_args()
+    import faiss
 
-    print(f"# {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, dim {args.dim}, k {args.k}")
+    if args.threads:
+        faiss.omp_set_num_threads(args.threads)
+
+    print(
+        f"# {os.cpu_count()} CPUs, FAISS {faiss.__version__} with {faiss.omp_get_max_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f}, dim {args.dim}, k {args.k}"
+    )
     header = f"{'n':>9} {'index':<16} {'build s':>8} {'p50 ms':>8} {'p95 ms':>8} {'recall@10':>9} {'memory MB':>9}"
     print(header)
     print("-" * len(header))

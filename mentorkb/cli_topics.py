@@ -165,7 +165,8 @@ def merge_topics(keep_id: str, absorb_id: str, kb_dir: Path | None) -> None:
 @handle_errors
 def recluster(method: str | None, kb_dir: Path | None) -> None:
     """Cluster again now; ids, names and merges carry over to the clusters that match."""
-    state = _open(kb_dir).recluster(method)
+    kb = _open(kb_dir)
+    state = kb.recluster(method) if method else kb.recluster()
     click.echo(f"{len(state.clusters)} clusters ({state.method}) in {state.seconds:.2f}s")
 
 

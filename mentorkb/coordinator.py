@@ -291,17 +291,18 @@ def _view(kb: KnowledgeBase, viewer: Viewer) -> _View:
     keys, mat = cl.mean_vectors(groups)
     topics: dict[str, set[str]] = {}
     tags: dict[str, set[str]] = {}
-    tag_labels: dict[str, str] = {}  # a tag no note text mentions has no display form in the canon: use the tag
+    raw_tags: dict[str, str] = {}  # canonical id -> the tag as written ("sap-migration")
     for sid in readable & known.keys():
         tags[sid] = set()
         for tag in known[sid].tags:
             if t := canon.canonical(tag):
                 tags[sid].add(t)
-                tag_labels.setdefault(t, tag.replace("-", " "))
+                raw_tags.setdefault(t, tag)
         topics[sid] = {t for p in by_session[sid] for t in p.topics if t} | tags[sid]
     label_ids = {t for ts in topics.values() for t in ts}
     labels = {t: canon.label(t) for t in label_ids}
-    labels |= {t: shown for t, shown in tag_labels.items() if labels.get(t, t) == t}
+    # A tag's display form in the canon is often the tag itself; its hyphens stand for spaces.
+    labels |= {t: tag.replace("-", " ") for t, tag in raw_tags.items() if labels.get(t, t) in (t, tag)}
     people = {p.id: p for p in kb.store.people()}
     stop = {p.id.lower() for p in people.values()}
     for p in people.values():

@@ -320,20 +320,21 @@ def _admit(store: Any, s: Session, report: IngestReport) -> bool:
 
 
 def _store_sessions(kb: KnowledgeBase, todo: Sequence[tuple[Session, list[Passage]]], report: IngestReport) -> None:
-    from mentorkb.pipeline import embed_text
+    """Embed and store sessions as the ingest pipeline does: the same search texts, one transaction each."""
+    from mentorkb.pipeline import search_texts
 
-    batch: list[tuple[Session, list[Passage]]] = []
+    batch: list[tuple[Session, list[Passage], list[str]]] = []
     size = 0
     for item in [*todo, None]:
         if item is not None:
-            batch.append(item)
+            batch.append((*item, search_texts(*item)))
             size += len(item[1])
         if batch and (item is None or size >= _EMBED_BATCH):
-            texts = [embed_text(s, p) for s, ps in batch for p in ps]
+            texts = [t for _, _, ts in batch for t in ts]
             vectors = kb.embedder.encode(texts) if texts else np.zeros((0, kb.embedder.dim), np.float32)
             offset = 0
-            for s, ps in batch:
-                kb.store.replace_session(s, ps, vectors[offset : offset + len(ps)])
+            for s, ps, ts in batch:
+                kb.store.replace_session(s, ps, vectors[offset : offset + len(ps)], ts)
                 offset += len(ps)
                 report.ingested.append(s.id)
                 report.passages += len(ps)

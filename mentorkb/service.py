@@ -617,11 +617,11 @@ class KnowledgeBase:
 
         return coordinator.merge_topics(self, keep_id, absorb_id)
 
-    def recluster(self) -> Any:
+    def recluster(self, method: str | None = None) -> Any:
         """Recompute clusters now (keeps ids and names of clusters that still exist)."""
         from mentorkb import coordinator
 
-        return coordinator.recluster(self)
+        return coordinator.recluster(self, method=method)
 
     def check(self) -> dict[str, Any]:
         """Compare the store and the vector index; returns a report with `ok`."""

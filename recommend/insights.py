@@ -113,7 +113,9 @@ def named_speakers(question: str, people: Iterable[Person]) -> set[str]:
     return out
 
 
-def evidence_scores(hits: Sequence[Hit], params: InsightParams, named: frozenset[str] | set[str] = frozenset()) -> np.ndarray:
+def evidence_scores(
+    hits: Sequence[Hit], params: InsightParams, named: frozenset[str] | set[str] = frozenset()
+) -> np.ndarray:
     """Score each hit by its own fused score plus the support of nearby turns, of its session and of a named speaker."""
     if not hits:
         return np.zeros(0)
@@ -166,7 +168,8 @@ def diversify(
     same = sessions[:, None] == sessions[None, :]
     sim = np.where(same, np.maximum(sim, 0.0) + params.session_penalty, sim)
     ords = np.array([h.passage.ordinal for h in hits])
-    near = same & (np.abs(ords[:, None] - ords[None, :]) <= params.same_stretch_turns)
+    turns = np.array([h.session.is_transcript for h in hits])
+    near = same & turns[:, None] & (np.abs(ords[:, None] - ords[None, :]) <= params.same_stretch_turns)
     dup = ~same & (vecs @ vecs.T >= params.duplicate_cosine) & (np.abs(vecs).sum(axis=1) > 0)[None, :]
     open_ = np.ones(n, dtype=bool)
     max_sim = np.full(n, -np.inf)
@@ -183,9 +186,7 @@ def diversify(
     return chosen
 
 
-def widen(
-    lead: Passage, neighbours: Sequence[Passage], *, transcript: bool, params: InsightParams
-) -> list[Passage]:
+def widen(lead: Passage, neighbours: Sequence[Passage], *, transcript: bool, params: InsightParams) -> list[Passage]:
     """The passages a result shows, in order: the lead, adjacent passages of its speaker, and for a very short
     transcript turn the exchange around it."""
     by_ord = {n.ordinal: n for n in neighbours}

@@ -450,16 +450,27 @@ def test_demo_single_teacher_topics_are_at_risk(demo):
     assert "budgeting" not in risky or len(risky["budgeting"]) == 2
 
 
+@pytest.fixture(scope="module")
+def nightjar_demo(demo_dir, tmp_path_factory):
+    """The demo with the worst case set up once: its cluster named after the codename, questions about it."""
+    root = tmp_path_factory.mktemp("nightjar") / "kb"
+    shutil.copytree(demo_dir, root)
+    kb = KnowledgeBase.open(root)
+    private = next(s for s in kb.store.sessions() if "nightjar" in s.text.lower())
+    home = next(c for c in kb.topics(OPERATOR) if private.id in kb.topic(c.id, OPERATOR).session_ids)
+    kb.rename_topic(home.id, "Project Nightjar")
+    kb.store.log_query("ask", "who worked on project nightjar?", ["project nightjar"], None)
+    kb.store.log_query("ask", "nightjar due diligence", ["nightjar"], None)
+    assert "nightjar" in _everything_shown(kb, OPERATOR)  # the setup really is there to leak
+    yield kb
+    kb.close()
+
+
 @pytest.mark.real
 @pytest.mark.parametrize("viewer", [ANON, Viewer("ben.okafor"), Viewer("margaret.okonkwo")])
-def test_demo_nightjar_never_reaches_non_participants(demo, viewer):
-    private = next(s for s in demo.store.sessions() if "nightjar" in s.text.lower())
-    home = next(c for c in demo.topics(OPERATOR) if private.id in demo.topic(c.id, OPERATOR).session_ids)
-    demo.rename_topic(home.id, "Project Nightjar")
-    demo.store.log_query("ask", "who worked on project nightjar?", ["project nightjar"], None)
-    demo.store.log_query("ask", "nightjar due diligence", ["nightjar"], None)
-    assert "nightjar" not in _everything_shown(demo, viewer)
+def test_demo_nightjar_never_reaches_non_participants(nightjar_demo, viewer):
+    assert "nightjar" not in _everything_shown(nightjar_demo, viewer)
     who = ["--as", viewer.person_id] if viewer.person_id else []
     for command, args in ((topics_group, ["--json"]), (gaps_command, ["--json"]), (topics_group, ["at-risk"])):
-        out = _run(command, [*args, "--kb", str(demo.kb_dir), *who], fakes=False).output
+        out = _run(command, [*args, "--kb", str(nightjar_demo.kb_dir), *who], fakes=False).output
         assert out.strip() and "nightjar" not in out.lower()

@@ -55,9 +55,8 @@ BAD: dict[str, tuple[str, int | None]] = {
     "dup-id-stored.md": ("already belongs to", None),
     "txt-broken-yaml.txt": ("broken YAML", None),
     "txt-no-date.txt": ("no date given", None),
-    "txt-utf16.txt": ("binary", None),
+    "txt-utf16.txt": ("UTF-16", None),
     "vtt-not-webvtt.vtt": ("not a WebVTT file", 1),
-    "2025-04-01-vtt-bad-timing.vtt": ("", None),
     "vtt-note-bad-date.vtt": ("'2025-02-31' is not a real date", 4),
     "vtt-note-unknown-type.vtt": ("unknown value 'standup'", 5),
     "2025-04-01-vtt-no-cues.vtt": ("no note text", None),
@@ -92,6 +91,9 @@ GOOD: dict[str, int] = {
     "gen-long-line.md": 1,
     "gen-good.docx": 1,
 }
+# Cues with a malformed timing line are dropped silently by webvtt-py: the first file is rejected with a
+# misleading "no note text", the second is ingested without its second cue. Both need the readers patch.
+BAD_CUE_TIMING = {"2025-04-01-vtt-bad-timing.vtt": 3, "2025-04-02-vtt-one-bad-cue.vtt": 6}
 MAX_BYTES = 400_000  # a small limit keeps the oversized and zip-bomb files cheap to make
 
 
@@ -149,7 +151,7 @@ def snapshot(kb: KnowledgeBase) -> dict[str, list[tuple]]:
 
 def test_the_corpus_covers_every_file_in_the_folder(bad_folder: Path) -> None:
     on_disk = {p.name for p in bad_folder.iterdir()}
-    assert on_disk == set(BAD) | set(GOOD), "add new corpus files to BAD or GOOD"
+    assert on_disk == set(BAD) | set(GOOD) | set(BAD_CUE_TIMING), "add new corpus files to BAD or GOOD"
 
 
 def test_bad_files_are_reported_good_ones_ingested_and_stored_sessions_kept(kb: KnowledgeBase, bad_folder: Path):
@@ -159,6 +161,8 @@ def test_bad_files_are_reported_good_ones_ingested_and_stored_sessions_kept(kb: 
     by_file: dict[str, list[str]] = {}
     for source, message in report.rejected:
         by_file.setdefault(PurePosixPath(source.split("#")[0]).name, []).append(message)
+    for name in BAD_CUE_TIMING:  # checked by test_a_malformed_cue_timing_is_rejected_naming_its_line
+        by_file.pop(name, None)
     assert set(by_file) == set(BAD), f"unexpected: {set(by_file) - set(BAD)}; missing: {set(BAD) - set(by_file)}"
     for name, (phrase, line) in BAD.items():
         [message] = by_file[name]
@@ -175,10 +179,19 @@ def test_bad_files_are_reported_good_ones_ingested_and_stored_sessions_kept(kb: 
         for s in stored[name]:
             assert kb.store.session_passages(s.id), f"{name}: stored without passages"
     assert not set(stored) & set(BAD), "a rejected file left a session behind"
+    assert len(kb.store.sessions()) == len(before) + sum(GOOD.values()) + len(set(stored) & set(BAD_CUE_TIMING))
     after = snapshot(kb)
     assert {k: after[k] for k in before} == before, "sessions stored before the bad batch changed"
     assert kb.store.session("2025-03-14-budget-basics").title == "Budget basics"
     assert kb.check()["ok"]
+
+
+@pytest.mark.xfail(strict=True, reason="needs patch: ingest/readers.py _read_vtt checks cue timings (see report)")
+@pytest.mark.parametrize(("name", "line"), BAD_CUE_TIMING.items())
+def test_a_malformed_cue_timing_is_rejected_naming_its_line(kb: KnowledgeBase, name: str, line: int) -> None:
+    report = kb.ingest([MALFORMED / name])
+    [(_, message)] = report.rejected
+    assert f"{name}:{line}" in message and "timing" in message and "Fix:" in message
 
 
 def test_a_person_missing_from_the_roster_is_a_notice_naming_the_file(kb: KnowledgeBase, bad_folder: Path):
@@ -205,7 +218,7 @@ def test_ingest_exits_1_and_names_every_rejected_file(kb: KnowledgeBase, bad_fol
     )
     assert result.exit_code == 1, result.output
     rejected = [line for line in result.stderr.splitlines() if line.startswith("rejected: ")]
-    assert len(rejected) == len(BAD)
+    assert len([line for line in rejected if not any(n in line for n in BAD_CUE_TIMING)]) == len(BAD)
     for name in BAD:
         assert any(name in line for line in rejected), name
 

@@ -10,7 +10,7 @@ may not know exists. A topics-only session's title and tags are visible by desig
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,10 +128,15 @@ def viewers(kb: KnowledgeBase) -> list[Viewer]:
     return [Viewer(None)] + [Viewer(p.id) for p in kb.store.people()]
 
 
-def topic_views(kb: KnowledgeBase, viewer: Viewer, *, details: bool) -> list[tuple[str, Any]]:
-    """The coordinator's views: clusters (and each one's detail), gaps, at-risk topics, reverse potential."""
+def class_views(kb: KnowledgeBase, viewer: Viewer, *, details: bool) -> list[tuple[str, Any]]:
+    """Views that depend on the viewer only through access: profiles and the coordinator's topic views.
+
+    Profiles of everyone the viewer may see; topic clusters (with each cluster's detail when `details`), gaps,
+    at-risk topics and reverse-mentoring potential.
+    """
+    out: list[tuple[str, Any]] = [("profile", kb.profile(p.id, viewer)) for p in kb.people(viewer)]
     clusters = coordinator.topics(kb, viewer)
-    out: list[tuple[str, Any]] = [("topic clusters", clusters)]
+    out.append(("topic clusters", clusters))
     if details:
         out += [("topic detail", coordinator.topic(kb, c.id, viewer)) for c in clusters]
     out += [
@@ -143,7 +148,7 @@ def topic_views(kb: KnowledgeBase, viewer: Viewer, *, details: bool) -> list[tup
 
 
 def access_class(kb: KnowledgeBase, viewer: Viewer) -> tuple[frozenset[str], frozenset[str]]:
-    """The sessions a viewer may know of and may read: all the coordinator's views depend on."""
+    """The sessions a viewer may know of and may read: all that profiles and topic views depend on."""
     sessions = kb.store.sessions()
     return (
         frozenset(s.id for s in access.known(sessions, viewer)),
@@ -151,22 +156,16 @@ def access_class(kb: KnowledgeBase, viewer: Viewer) -> tuple[frozenset[str], fro
     )
 
 
-def hidden_people(kb: KnowledgeBase) -> set[str]:
-    """People who took part in a private or topics-only session: the profiles where a leak would show."""
-    return {pid for s in kb.store.sessions() if s.visibility is not Visibility.PROGRAM for pid in s.people}
+def run_matrix(kb: KnowledgeBase, who: list[Viewer], queries: list[str], *, details: bool = False) -> Matrix:
+    """Check every surface for every viewer (and every query for ask and insights).
 
-
-def run_matrix(
-    kb: KnowledgeBase, who: list[Viewer], queries: list[str], *, details: bool, profiles: set[str] | None = None
-) -> Matrix:
-    """Check every surface for every viewer (and every query for the question surfaces).
-
-    The coordinator's views are computed once per access class (they depend on the viewer only through the
-    sessions it may know and read) and checked for every viewer of the class. `profiles` limits the profiles
-    opened (None = everyone the viewer may see).
+    Profiles and topic views are computed once per access class (the sessions a viewer may know of and read:
+    all they depend on) and checked for every viewer of the class; cluster details (slow: each one clusters
+    again) only for the first viewer's class when `details`.
     """
     m = Matrix()
     views: dict[tuple, list[tuple[str, Any]]] = {}
+    known_ids = {s.id for s in kb.store.sessions()}
     for v in who:
         secrets = secrets_for(kb, v)
         listed = kb.sessions(v)
@@ -174,20 +173,16 @@ def run_matrix(
         for s in listed:
             m.check(v, "session reader", "", kb.session(s.id, v), secrets)
             m.check(v, "session passages", "", kb.session_passages(s.id, v), secrets)
-        people = kb.people(v)
-        m.check(v, "people", "", people, secrets)
-        for p in people:
-            if profiles is None or p.id in profiles:
-                m.check(v, "profile", "", kb.profile(p.id, v), secrets)
+        m.check(v, "people", "", kb.people(v), secrets)
         key = access_class(kb, v)
         if key not in views:
-            views[key] = topic_views(kb, v, details=details)
+            views[key] = class_views(kb, v, details=details and not views)
         for surface, output in views[key]:
             m.check(v, surface, "", output, secrets)
         for q in queries:
             m.check(v, "ask", q, kb.ask(q, viewer=v, log_question=False, top=10), secrets)
             m.check(v, "insights", q, kb.insights(q, viewer=v, log_question=False, top=10), secrets)
-        for hidden in secrets.hidden_ids & {s.id for s in kb.store.sessions()}:
+        for hidden in secrets.hidden_ids & known_ids:
             m.cells += 1
             if _refusal(kb, hidden, v) != _refusal(kb, "no-such-session", v).replace("no-such-session", hidden):
                 m.leaks.append(f"{v.person_id or 'anonymous'} / session reader: '{hidden}' reads unlike an unknown id")
@@ -222,10 +217,51 @@ def test_the_matrix_would_catch_a_leak(demo: KnowledgeBase) -> None:
     assert any("nightjar" in leak for leak in m.leaks)
 
 
-def test_no_viewer_sees_what_they_may_not(demo: KnowledgeBase) -> None:
-    who = viewers(demo)
-    m = run_matrix(demo, who, QUERIES)
-    print(
-        f"\nprivacy matrix: {len(who)} viewers x {len(QUERIES)} queries; {m.cells} surface checks; leaks: {len(m.leaks)}"
+def _report(name: str, who: list[Viewer], m: Matrix) -> str:
+    return (
+        f"\n{name}: {len(who)} viewers x {len(QUERIES)} queries, {m.classes} access classes; "
+        f"{m.cells} surface checks; leaks: {len(m.leaks)}"
     )
+
+
+def test_no_leak_for_an_outsider_and_a_participant(demo: KnowledgeBase) -> None:
+    """The quick matrix: an anonymous member, and someone who took part in one private and one topics-only session."""
+    who = [Viewer(None), Viewer("chloe.martin")]
+    m = run_matrix(demo, who, QUERIES)
+    print(_report("privacy matrix (quick)", who, m))
+    assert m.cells > 500 and not m.leaks, "\n".join(m.leaks[:20])
+
+
+@pytest.mark.slow
+def test_no_viewer_of_the_roster_sees_what_they_may_not(demo: KnowledgeBase) -> None:
+    """The full matrix: every viewer of the demo roster and an anonymous one, every query, every surface."""
+    who = viewers(demo)
+    m = run_matrix(demo, who, QUERIES, details=True)
+    print(_report("privacy matrix (full)", who, m))
+    assert not m.leaks, "\n".join(m.leaks[:20])
+
+
+@pytest.fixture(scope="module")
+def real_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """The demo corpus ingested with the real models (sentence-transformers and spaCy)."""
+    demo_dir = Path(__file__).resolve().parents[2] / "mentorkb" / "demo"
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+            mp.setenv(key, "1")
+        for key in ("MENTORKB_EMBEDDER_MODEL", "MENTORKB_SPACY_MODEL"):
+            mp.delenv(key, raising=False)
+        kb = KnowledgeBase.open(tmp_path_factory.mktemp("real") / "kb")
+        report = kb.ingest([demo_dir / "notes"], roster=demo_dir / "people.csv")
+        assert report.ok, report.rejected
+        yield kb
+        kb.close()
+
+
+@pytest.mark.slow
+@pytest.mark.real
+def test_no_leak_on_the_real_models(real_demo: KnowledgeBase) -> None:
+    """A smaller matrix on the real models: their keyphrases and neighbours differ from the fakes'."""
+    who = [Viewer(None), Viewer("chloe.martin"), Viewer("rajiv.menon"), Viewer("diego.ramos")]
+    m = run_matrix(real_demo, who, QUERIES)
+    print(_report("privacy matrix (real models)", who, m))
     assert not m.leaks, "\n".join(m.leaks[:20])

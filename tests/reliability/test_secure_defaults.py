@@ -46,9 +46,7 @@ def test_cli_questions_do_not_reach_private_text_without_as(small_kb: KnowledgeB
     assert code == 0 and PRIVATE in json.dumps(json.loads(out)["results"])
 
 
-def test_cli_show_hides_a_private_session_and_the_text_of_a_topics_only_one(
-    small_kb: KnowledgeBase, fake_env
-) -> None:
+def test_cli_show_hides_a_private_session_and_the_text_of_a_topics_only_one(small_kb: KnowledgeBase, fake_env) -> None:
     code, _, err = cli(small_kb, "show", PRIVATE)
     assert code == 2 and f"no session '{PRIVATE}'" in err
     code, out, _ = cli(small_kb, "show", TOPICS_ONLY)

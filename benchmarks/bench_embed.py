@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2, help="interleaved runs per precision; the best counts")
     parser.add_argument("--model", default="", help="model folder (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = the embedder's choice: all cores)")
     args = parser.parse_args()
 
     texts = passages(args.n, seed=42)
@@ -39,6 +40,8 @@ def main() -> None:
     }
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(
         f"# {args.n} passages, {words:.0f} words on average; batch {args.batch_size}; "
         f"torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}"

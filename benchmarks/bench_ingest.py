@@ -33,13 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._synthetic import embedding_like  # noqa: E402
 from benchmarks.gen_corpus import NOTES_DIR, ROSTER_FILE, ensure_corpus, print_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path("/tmp/mentorkb-bench")
+VECTOR_WORLD = 0  # embedding_like's structure: stored vectors and recall queries share it, with different seeds
 STAGES = ("parse", "spaCy", "topics", "embed", "store", "index", "finalise", "other")
 STORE_METHODS = (
     "upsert_people",
@@ -184,6 +188,78 @@ def timed_ingest(kb: Any, label: str, paths: Sequence[Path], *, roster: Path | N
     return RunResult(label, seconds, cpu, done, report.passages, len(report.unchanged), 0, timer.rows(seconds, cpu))
 
 
+class StreamEmbedder:
+    """Synthetic MiniLM-shaped vectors, batch after batch, under the real embedder's name (for building only)."""
+
+    def __init__(self, name: str, dim: int, precision: str, *, seed: int = 0) -> None:
+        self.name, self.dim, self.precision = name, dim, precision
+        self._seed = seed
+        self._batch = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """The next len(texts) vectors of the stream (independent of the texts)."""
+        self._batch += 1
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return embedding_like(len(texts), self.dim, seed=self._seed * 1_000_003 + self._batch, world=VECTOR_WORLD)
+
+
+class NullIndex:
+    """Accepts and forgets vectors: while bulk-building, the index is rebuilt from the store afterwards."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def __len__(self) -> int:
+        return 0
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Ignore the vectors."""
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Nothing to remove."""
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """No hits."""
+        return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
+
+    def save(self, folder: Path, manifest: dict) -> None:
+        """Save nothing, so the next open rebuilds the real index from the stored vectors."""
+
+
+def bulk_ingest(kb_dir: Path, corpus: Path, embedder: Any, *, seed: int = 0) -> None:
+    """Ingest a corpus fast, for benchmarks that need a large knowledge base rather than its ingest time.
+
+    Through the facade's own ingest, with MiniLM-shaped synthetic vectors recorded under the real embedder's
+    name and the dependency-free topic extractor; the vector index is not kept up to date while ingesting
+    (per-session add/remove on a large flat index is quadratic) but rebuilt once at the end, as the facade
+    rebuilds a stale index: exact below `ann_threshold`, IVF above.
+    """
+    from ingest.topics import SimpleTopicExtractor
+    from mentorkb.service import KnowledgeBase
+    from mentorkb.settings import Settings
+
+    class BulkKB(KnowledgeBase):
+        def index(self) -> Any:
+            if self._index is None:
+                self._index = NullIndex(self.embedder.dim)
+            return self._index
+
+    stream = StreamEmbedder(embedder.name, embedder.dim, embedder.precision, seed=seed)
+    kb = BulkKB(Settings.load(kb_dir), embedder=stream, extractor=SimpleTopicExtractor())
+    try:
+        report = kb.ingest([corpus / NOTES_DIR], roster=corpus / ROSTER_FILE)
+        if report.rejected:
+            raise RuntimeError(f"{len(report.rejected)} notes rejected: {report.rejected[0][1]}")
+    finally:
+        kb.close()
+    kb = KnowledgeBase(Settings.load(kb_dir), embedder=embedder)
+    try:
+        kb.index()
+    finally:
+        kb.close()
+
+
 def _progress(label: str, start: float, every: int = 1000) -> Callable[[str, int, int], None]:
     """A progress callback printing a line every `every` files (so a run cut short still says how far it got)."""
 
@@ -194,15 +270,16 @@ def _progress(label: str, start: float, every: int = 1000) -> Callable[[str, int
     return progress
 
 
-def open_real_kb(kb_dir: Path, **overrides: Any) -> Any:
-    """The knowledge base in kb_dir with the configured real models (offline), models not loaded yet."""
+def open_real_kb(kb_dir: Path, *, embedder: Any = None, extractor: Any = None) -> Any:
+    """The knowledge base in kb_dir with the configured real models (offline): the given, already loaded
+    ones, or loaded on first use."""
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS"):
         os.environ[var] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mentorkb.service import KnowledgeBase
 
     apply_index_backend()
-    return KnowledgeBase.open(kb_dir, settings_overrides=overrides)
+    return KnowledgeBase.open(kb_dir, embedder=embedder, extractor=extractor)
 
 
 BACKEND_ENV = "MENTORKB_BENCH_INDEX_BACKEND"
@@ -484,13 +561,164 @@ PATCHES: dict[str, str] = {
 
  def count_files(paths: Sequence[Path | str]) -> int:
 ''',
+    # Query side: read every session and its topics in two queries (not two per session) and keep per-person
+    # statistics per viewer and topic labels per store generation, instead of recomputing them on every question.
+    "query-fast": '''\
+--- a/index/store.py
++++ b/index/store.py
+@@ -72,6 +72,10 @@
+     PRIMARY KEY (namespace, key));
+ """
+
++_SESSION_COLUMNS_NO_TEXT = (
++    "id, date, title, type, visibility, tags, source, content_hash, '' AS text, first_line, is_transcript, ingested_at"
++)
++
+ # English words that carry no topical weight; kept out of FTS queries so "how do I ..." does not match everything.
+ _STOP = frozenset(
+     [
+@@ -248,7 +252,8 @@
+     def find_person(self, ref: str) -> Person | None: ...
+     def session(self, session_id: str) -> Session | None: ...
+     def session_by_source(self, source: str) -> Session | None: ...
+-    def sessions(self) -> list[Session]: ...
++    def sessions(self, *, with_text: bool = True) -> list[Session]: ...
++    def session_topics(self) -> dict[str, set[str]]: ...
+     def replace_session(
+         self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None,
+         search_texts: Sequence[str] | None = None,
+@@ -407,12 +412,13 @@
+         return None
+
+     # -- sessions -----------------------------------------------------------------------------------------------
+-    def _session(self, row: sqlite3.Row) -> Session:
+-        roles: dict[str, list[str]] = {"mentor": [], "mentee": [], "participant": []}
+-        for r in self._db.execute(
+-            "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
+-        ):
+-            roles[r["role"]].append(r["person_id"])
++    def _session(self, row: sqlite3.Row, roles: dict[str, list[str]] | None = None) -> Session:
++        if roles is None:
++            roles = {"mentor": [], "mentee": [], "participant": []}
++            for r in self._db.execute(
++                "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
++            ):
++                roles[r["role"]].append(r["person_id"])
+         return Session(
+             id=row["id"],
+             date=date.fromisoformat(row["date"]),
+@@ -440,9 +446,27 @@
+         row = self._db.execute("SELECT * FROM sessions WHERE source=?", (source,)).fetchone()
+         return self._session(row) if row else None
+
+-    def sessions(self) -> list[Session]:
+-        """All sessions, newest first."""
+-        return [self._session(r) for r in self._db.execute("SELECT * FROM sessions ORDER BY date DESC, id")]
++    def sessions(self, *, with_text: bool = True) -> list[Session]:
++        """All sessions, newest first, in two queries (with_text=False leaves `text` empty: statistics need none)."""
++        roles: dict[str, dict[str, list[str]]] = {}
++        for sid, pid, role in self._db.execute(
++            "SELECT session_id, person_id, role FROM session_people ORDER BY session_id, position"
++        ):
++            roles.setdefault(sid, {"mentor": [], "mentee": [], "participant": []})[role].append(pid)
++        cols = "*" if with_text else _SESSION_COLUMNS_NO_TEXT
++        return [
++            self._session(r, roles.get(r["id"], {"mentor": [], "mentee": [], "participant": []}))
++            for r in self._db.execute(f"SELECT {cols} FROM sessions ORDER BY date DESC, id")
++        ]
++
++    def session_topics(self) -> dict[str, set[str]]:
++        """Every session's passage topics, in one query (per-person statistics need them for all sessions)."""
++        out: dict[str, set[str]] = {}
++        for sid, topic in self._db.execute(
++            "SELECT DISTINCT passages.session_id, j.value FROM passages, json_each(passages.topics) AS j"
++        ):
++            out.setdefault(sid, set()).add(topic)
++        return out
+
+     def replace_session(
+         self,
+--- a/mentorkb/service.py
++++ b/mentorkb/service.py
+@@ -375,7 +375,12 @@
+         return self._labels().get(topic_id, topic_id)
+
+     def _labels(self) -> dict[str, str]:
+-        return {t.id: t.label for t in self.store.topics()}
++        # Read once per store generation: at 1M passages the topic table has tens of thousands of rows.
++        gen = self.store.generation()
++        cached = getattr(self, "_labels_cache", None)
++        if cached is None or cached[0] != gen:
++            cached = self._labels_cache = (gen, {t.id: t.label for t in self.store.topics()})
++        return cached[1]
+
+     def question_topics(self, question: str) -> list[str]:
+         """Canonical topics mentioned in a question."""
+@@ -410,20 +415,30 @@
+
+     def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
+         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
+-        key = (self.store.generation(), viewer)
+-        cache = getattr(self, "_pstats", {})
+-        if key in cache:
+-            return cache[key]
++        gen = self.store.generation()
++        if getattr(self, "_pstats_gen", None) != gen:
++            # Sessions and their topics are read in two queries once per generation, not once per viewer
++            # (and not one query per session): on a shared app each asker is a new viewer.
++            self._pstats_gen, self._pstats, self._session_facts = gen, {}, None
++        if viewer in self._pstats:
++            return self._pstats[viewer]
++        if self._session_facts is None:
++            canon = self._canon_cache()
++            ids: dict[str, str] = {}
++            topics_of = self.store.session_topics()
++            facts = []
++            for s in self.store.sessions(with_text=False):
++                raw = topics_of.get(s.id, set()) | set(s.tags)
++                topics = {ids[t] if t in ids else ids.setdefault(t, canon.canonical(t)) for t in raw}
++                topics.discard("")
++                facts.append((s, topics))
++            self._session_facts = facts
+         stats: dict[str, PersonStats] = defaultdict(PersonStats)
+         today = date.today()
+-        for s in access.known(self.store.sessions(), viewer):
+-            readable = access.can_read_text(s, viewer)
+-            topics = set()
+-            if readable:
+-                canon = self._canon_cache()
+-                topics = {canon.canonical(t) for p in self.store.session_passages(s.id) for t in p.topics}
+-                topics |= {canon.canonical(t) for t in s.tags}
+-                topics.discard("")
++        for s, session_topics in self._session_facts:
++            if not access.can_know_exists(s, viewer):
++                continue
++            topics = session_topics if access.can_read_text(s, viewer) else set()
+             teachers = s.mentors or s.participants
+             for pid in teachers:
+                 st = stats[pid]
+@@ -436,8 +451,10 @@
+                 st = stats[pid]
+                 st.learned_topics |= topics
+                 st.last_active = max(st.last_active or s.date, s.date)
+-        self._pstats = {key: dict(stats)}
+-        return self._pstats[key]
++        if len(self._pstats) >= 64:  # a few dozen recent askers; each entry is one dict per person
++            self._pstats.pop(next(iter(self._pstats)))
++        self._pstats[viewer] = dict(stats)
++        return self._pstats[viewer]
+
+     def weights(self) -> RankWeights:
+         """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""
+''',
 }
 VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": (),
     "unchanged-fast": ("unchanged-fast",),
     "overlap": ("unchanged-fast", "overlap"),
+    "query-fast": ("query-fast",),
 }
-PATCHED_MODULES = ("mentorkb/pipeline.py", "mentorkb/service.py")
+PATCHED_MODULES = ("index/store.py", "mentorkb/pipeline.py", "mentorkb/service.py")  # in import order
 
 
 def patch_text(name: str) -> str:
@@ -523,9 +751,8 @@ def patched_sources(patches: Sequence[str]) -> dict[str, str]:
 @contextmanager
 def variant(name: str) -> Iterator[None]:
     """Swap in patched copies of mentorkb.pipeline and mentorkb.service for the block ("baseline" = none)."""
+    import importlib
     import importlib.util
-
-    import mentorkb
 
     if name not in VARIANTS:
         raise SystemExit(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
@@ -533,24 +760,25 @@ def variant(name: str) -> Iterator[None]:
         yield
         return
     sources = patched_sources(VARIANTS[name])
-    saved = {m: sys.modules.get(m) for m in ("mentorkb.pipeline", "mentorkb.service")}
+    names = [rel.removesuffix(".py").replace("/", ".") for rel in PATCHED_MODULES]
+    for modname in names:
+        importlib.import_module(modname)  # the originals first, so they can be put back
+    saved = {m: sys.modules[m] for m in names}
     try:
-        for rel, source in sources.items():  # pipeline first: the patched service imports it
-            modname = rel.removesuffix(".py").replace("/", ".")
+        for rel, modname in zip(PATCHED_MODULES, names):  # in import order: each sees the patched ones before it
             spec = importlib.util.spec_from_loader(modname, loader=None, origin=str(REPO / rel))
             module = importlib.util.module_from_spec(spec)
             module.__file__ = str(REPO / rel)
             sys.modules[modname] = module
-            setattr(mentorkb, modname.split(".")[1], module)
-            exec(compile(source, f"{REPO / rel} ({name})", "exec"), module.__dict__)  # noqa: S102
+            package, _, attr = modname.rpartition(".")
+            setattr(sys.modules[package], attr, module)
+            exec(compile(sources[rel], f"{REPO / rel} ({name})", "exec"), module.__dict__)  # noqa: S102
         yield
     finally:
         for modname, module in saved.items():
-            if module is None:
-                sys.modules.pop(modname, None)
-            else:
-                sys.modules[modname] = module
-                setattr(mentorkb, modname.split(".")[1], module)
+            sys.modules[modname] = module
+            package, _, attr = modname.rpartition(".")
+            setattr(sys.modules[package], attr, module)
 
 
 def load_line() -> str:
@@ -583,6 +811,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="folder for corpora and knowledge bases")
     ap.add_argument("--variant", default="baseline", help=f"one of: {', '.join(VARIANTS)}")
+    ap.add_argument(
+        "--fresh-sample",
+        type=int,
+        default=0,
+        help="time the fresh ingest on this many notes and extrapolate (linear); bulk-build the full one",
+    )
     ap.add_argument("--reuse", action="store_true", help="skip the fresh ingest when its knowledge base exists")
     ap.add_argument("--cli", action="store_true", help="also time re-ingest and +N as fresh CLI processes")
     ap.add_argument("--show-patch", choices=sorted(PATCHES), help="print one patch (a unified diff) and exit")
@@ -607,6 +841,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table(f"Stages: {r.label}", ["stage", "wall s", "share", "CPU s", "calls"], r.stages)
 
     with variant(args.variant):
+        sample = min(args.fresh_sample or args.notes, args.notes)
         fresh = not (args.reuse and snapshot.exists())
         if fresh:
             shutil.rmtree(kb_dir, ignore_errors=True)
@@ -621,8 +856,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"spaCy {loads['spaCy']:.1f} s",
             flush=True,
         )
-        if fresh:
+        if fresh and sample == args.notes:
             report(timed_ingest(kb, f"fresh {args.notes}", [corpus / NOTES_DIR], roster=corpus / ROSTER_FILE))
+        elif fresh:
+            # The fresh ingest is timed on a sample (it is linear in the notes); the full-size knowledge base
+            # for the re-ingest and +N runs is bulk-built (synthetic vectors, simple topics) from the same files.
+            sample_corpus = ensure_corpus(args.work / f"corpus-{sample}-s{args.seed}", sample, seed=args.seed)
+            sample_dir = kb_dir.with_name(kb_dir.name + f"-sample{sample}")
+            shutil.rmtree(sample_dir, ignore_errors=True)
+            sample_kb = open_real_kb(sample_dir, embedder=kb.embedder, extractor=kb.extractor)
+            r = timed_ingest(
+                sample_kb, f"fresh {sample}", [sample_corpus / NOTES_DIR], roster=sample_corpus / ROSTER_FILE
+            )
+            sample_kb.close()
+            report(r)
+            scale = args.notes / sample
+            print(
+                f"fresh {args.notes} extrapolated from {sample}: {r.seconds * scale:.0f} s wall, "
+                f"{r.cpu_seconds * scale:.0f} s CPU",
+                flush=True,
+            )
+            kb.close()
+            start = time.perf_counter()
+            bulk_ingest(kb_dir, corpus, kb.embedder, seed=args.seed)
+            print(f"bulk-built the {args.notes}-note knowledge base in {time.perf_counter() - start:.0f} s", flush=True)
+            kb = open_real_kb(kb_dir, embedder=kb.embedder, extractor=kb.extractor)
+        if fresh:
             shutil.copytree(kb_dir, snapshot)
         report(timed_ingest(kb, "re-ingest unchanged", [corpus / NOTES_DIR]))
         report(timed_ingest(kb, f"+{args.add} notes", [extra / NOTES_DIR]))

@@ -30,13 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._synthetic import embedding_like  # noqa: E402
-from benchmarks.bench_ingest import DEFAULT_WORK, StageTimer, load_line, open_real_kb  # noqa: E402
+from benchmarks.bench_ingest import (  # noqa: E402
+    DEFAULT_WORK,
+    VARIANTS,
+    VECTOR_WORLD,
+    StageTimer,
+    bulk_ingest,
+    load_line,
+    open_real_kb,
+    variant,
+)
 from benchmarks.gen_corpus import (  # noqa: E402
     DEMO_DIR,
     NOTES_DIR,
@@ -50,48 +57,8 @@ SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
 QUESTIONS = DEMO_DIR / "questions.jsonl"
 RECALL_QUERIES = 200
 RECALL_K = 10
-VECTOR_WORLD = 0  # embedding_like's structure; corpus and recall queries share it, with different seeds
 QUERY_SEED = 10_001
 BUILT = ".built"
-
-
-class StreamEmbedder:
-    """Synthetic MiniLM-shaped vectors, batch after batch, under the real embedder's name (for building only)."""
-
-    def __init__(self, name: str, dim: int, precision: str, *, seed: int = 0) -> None:
-        self.name, self.dim, self.precision = name, dim, precision
-        self._seed = seed
-        self._batch = 0
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """The next len(texts) vectors of the stream (independent of the texts)."""
-        self._batch += 1
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return embedding_like(len(texts), self.dim, seed=self._seed * 1_000_003 + self._batch, world=VECTOR_WORLD)
-
-
-class NullIndex:
-    """Accepts and forgets vectors: while bulk-building, the index is rebuilt from the store afterwards."""
-
-    def __init__(self, dim: int) -> None:
-        self.dim = dim
-
-    def __len__(self) -> int:
-        return 0
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Ignore the vectors."""
-
-    def remove(self, ids: np.ndarray) -> None:
-        """Nothing to remove."""
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """No hits."""
-        return np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
-
-    def save(self, folder: Path, manifest: dict) -> None:
-        """Save nothing, so the next open rebuilds the real index from the stored vectors."""
 
 
 def kb_dir_for(work: Path, passages: int, seed: int, real: bool) -> Path:
@@ -115,32 +82,9 @@ def build_real(kb_dir: Path, work: Path, passages: int, seed: int) -> None:
 
 def build_synthetic(kb_dir: Path, work: Path, passages: int, seed: int, embedder: Any) -> None:
     """Ingest generated JSON Lines notes with synthetic vectors and the simple topic extractor, then index."""
-    from ingest.topics import SimpleTopicExtractor
-    from mentorkb.service import KnowledgeBase
-    from mentorkb.settings import Settings
-
     notes = round(passages / PASSAGES_PER_NOTE)
     corpus = ensure_corpus(work / f"corpus-{notes}-s{seed}-jsonl", notes, seed=seed, fmt="jsonl")
-
-    class BulkKB(KnowledgeBase):
-        def index(self) -> Any:  # per-session add/remove on a 1M flat index is quadratic; rebuild once instead
-            if self._index is None:
-                self._index = NullIndex(self.embedder.dim)
-            return self._index
-
-    stream = StreamEmbedder(embedder.name, embedder.dim, embedder.precision, seed=seed)
-    kb = BulkKB(Settings.load(kb_dir), embedder=stream, extractor=SimpleTopicExtractor())
-    try:
-        report = kb.ingest([corpus / NOTES_DIR], roster=corpus / ROSTER_FILE)
-        if report.rejected:
-            raise RuntimeError(f"{len(report.rejected)} notes rejected: {report.rejected[0][1]}")
-    finally:
-        kb.close()
-    kb = KnowledgeBase(Settings.load(kb_dir), embedder=embedder)
-    try:
-        kb.index()  # the facade's own rebuild: exact below ann_threshold, IVF above; saved with its manifest
-    finally:
-        kb.close()
+    bulk_ingest(kb_dir, corpus, embedder, seed=seed)
 
 
 def ensure_kb(work: Path, passages: int, *, seed: int, real_up_to: int, embedder: Any) -> tuple[Path, float]:
@@ -303,9 +247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--real-up-to", type=int, default=20_000, help="largest size built with the real models")
     ap.add_argument("--repeats", type=int, default=3, help="passes over the 20 demo questions per kind")
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--variant", default="baseline", help=f"an experimental patch set: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
+    with variant(args.variant):
+        return run(args)
 
-    print(load_line(), flush=True)
+
+def run(args: argparse.Namespace) -> int:
+    """Build (or reuse) each size, then measure latency and recall (inside the chosen variant)."""
+    print(f"variant {args.variant}; {load_line()}", flush=True)
     questions = load_questions()
     probe = open_real_kb(args.work / "kb-probe")  # also applies $MENTORKB_BENCH_INDEX_BACKEND
     embedder, extractor = probe.embedder, probe.extractor  # loaded once, shared by every size

@@ -230,7 +230,7 @@ def _load_sentence_transformer(folder: Path) -> Any:
     return model
 
 
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"\w+")  # Unicode-aware, so accented and non-Latin words count too
 
 
 def _stem(word: str) -> str:

@@ -609,19 +609,31 @@ class KnowledgeBase:
         """Give a cluster a coordinator's name; it survives re-clustering."""
         from mentorkb import coordinator
 
-        return coordinator.rename_topic(self, cluster_id, name)
+        lock = self._lock()  # read-modify-write of names and merges: one coordinator at a time
+        try:
+            return coordinator.rename_topic(self, cluster_id, name)
+        finally:
+            lock.release()
 
     def merge_topics(self, keep_id: str, absorb_id: str) -> str:
         """Merge one cluster into another; it survives re-clustering."""
         from mentorkb import coordinator
 
-        return coordinator.merge_topics(self, keep_id, absorb_id)
+        lock = self._lock()  # read-modify-write of names and merges: one coordinator at a time
+        try:
+            return coordinator.merge_topics(self, keep_id, absorb_id)
+        finally:
+            lock.release()
 
     def recluster(self, method: str | None = None) -> Any:
         """Recompute clusters now (keeps ids and names of clusters that still exist)."""
         from mentorkb import coordinator
 
-        return coordinator.recluster(self, method=method)
+        lock = self._lock()  # read-modify-write of names and merges: one coordinator at a time
+        try:
+            return coordinator.recluster(self, method=method)
+        finally:
+            lock.release()
 
     def check(self) -> dict[str, Any]:
         """Compare the store and the vector index; returns a report with `ok`."""

@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_ingest import DEFAULT_WORK, REPO, load_line, open_real_kb  # noqa: E402
-from benchmarks.bench_query import ensure_kb, load_questions, parse_sizes  # noqa: E402
+from benchmarks.bench_query import REAL_UP_TO, ensure_kb, load_questions, parse_sizes  # noqa: E402
 from benchmarks.gen_corpus import NOTES_DIR, ensure_corpus, print_table  # noqa: E402
 
 MODES = ("loaded", "ingest")
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100k,1M")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--real-up-to", type=int, default=20_000)
+    ap.add_argument("--real-up-to", type=int, default=REAL_UP_TO, help="largest size built with the real models")
     ap.add_argument("--add", type=int, default=100, help="notes ingested in the ingest mode")
     ap.add_argument("--modes", default=",".join(MODES))
     args = ap.parse_args(argv)

@@ -33,9 +33,10 @@ from benchmarks.bench_ingest import (  # noqa: E402
     REPO,
     apply_index_backend,
     load_line,
+    open_real_kb,
     run_timed,
 )
-from benchmarks.bench_query import ensure_kb, load_questions  # noqa: E402
+from benchmarks.bench_query import BUILT, REAL_UP_TO, ensure_kb, kb_dir_for, load_questions  # noqa: E402
 from benchmarks.gen_corpus import print_table  # noqa: E402
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
@@ -131,14 +132,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    ap.add_argument("--passages", type=int, default=10_000, help="size of the knowledge base asked (real models)")
+    ap.add_argument("--passages", type=int, default=10_000, help="size of the knowledge base asked")
+    ap.add_argument("--real-up-to", type=int, default=REAL_UP_TO, help="largest size built with the real models")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3, help="fresh processes per command (--help gets 2x)")
     ap.add_argument("--no-app", action="store_true", help="skip the Streamlit app")
     args = ap.parse_args(argv)
 
     print(load_line())
-    kb_dir, _ = ensure_kb(args.work, args.passages, seed=args.seed, real_up_to=args.passages, embedder=None)
+    embedder = None
+    real = args.passages <= args.real_up_to
+    if not real and not (kb_dir_for(args.work, args.passages, args.seed, real) / BUILT).exists():
+        probe = open_real_kb(args.work / "kb-probe")
+        embedder = probe.embedder  # the bulk build records vectors under the real embedder's name
+        probe.close()
+    kb_dir, _ = ensure_kb(args.work, args.passages, seed=args.seed, real_up_to=args.real_up_to, embedder=embedder)
     question, asker = load_questions()[QUESTION_INDEX]
     mk = _mentorkb_command()
     help_cmd = [*_mentorkb_command(wrapped=False), "--help"]

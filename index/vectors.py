@@ -203,7 +203,17 @@ class FaissIndex:
             return _empty_result(len(q), max(k, 0))
         if self.kind == "ivf":
             self._index.nprobe = min(self.nprobe, self.nlist)
-        scores, ids = self._index.search(q, k)
+        import faiss
+
+        # One query is too small to share between threads: on 2 busy cores FAISS's OpenMP team made single
+        # queries ~6x slower (benchmarks/bench_ann.py --threads). Batches keep every core.
+        threads = faiss.omp_get_max_threads()
+        if len(q) == 1:
+            faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(q, k)
+        finally:
+            faiss.omp_set_num_threads(threads)
         scores[ids < 0] = _MISSING_SCORE
         return scores, ids.astype(np.int64, copy=False)
 

@@ -34,7 +34,7 @@ class Settings:
     )
     embedder_precision: str = _s(
         "auto",
-        "auto = bf16 when the CPU supports it and agrees with fp32 on a probe (cosine >= 0.999), else fp32; or force fp32.",
+        "auto = bf16 when the CPU supports it and agrees with fp32 on a probe (cosine >= 0.999), else fp32; `fp32` or `bf16` force one.",
     )
     embed_batch_size: int = _s(64, "Passages per embedding batch.")
     spacy_model: str = _s(

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.bench_ingest import DEFAULT_WORK, REPO, load_line, open_real_kb  # noqa: E402
+from benchmarks.bench_ingest import DEFAULT_WORK, REPO, VARIANTS, load_line, open_real_kb, variant  # noqa: E402
 from benchmarks.bench_query import REAL_UP_TO, ensure_kb, load_questions, parse_sizes  # noqa: E402
 from benchmarks.gen_corpus import NOTES_DIR, ensure_corpus, print_table  # noqa: E402
 
@@ -77,9 +77,18 @@ def child(mode: str, kb_dir: Path, extra: Path | None) -> dict[str, object]:
     return {"steps": steps, "peak_mib": rss_mib()[1]}
 
 
-def run_child(mode: str, kb_dir: Path, extra: Path | None) -> dict:
+def run_child(variant_name: str, mode: str, kb_dir: Path, extra: Path | None) -> dict:
     """One measurement in a fresh process."""
-    cmd = [sys.executable, "-m", "benchmarks.bench_memory", "--child", mode, str(kb_dir), str(extra or "")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.bench_memory",
+        "--child",
+        variant_name,
+        mode,
+        str(kb_dir),
+        str(extra or ""),
+    ]
     proc = subprocess.run(cmd, cwd=REPO, env=os.environ, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"memory child failed ({proc.returncode}): {proc.stderr[-3000:]}")
@@ -90,8 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build (or reuse) each knowledge base, measure each mode in a fresh process."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
-        extra = Path(argv[3]) if len(argv) > 3 and argv[3] else None
-        print(json.dumps(child(argv[1], Path(argv[2]), extra)))
+        extra = Path(argv[4]) if argv[4] else None
+        with variant(argv[1]):
+            print(json.dumps(child(argv[2], Path(argv[3]), extra)))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100k,1M")
@@ -100,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--real-up-to", type=int, default=REAL_UP_TO, help="largest size built with the real models")
     ap.add_argument("--add", type=int, default=100, help="notes ingested in the ingest mode")
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--variant", default="baseline", help=f"an experimental patch set: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
 
     print(load_line())
@@ -119,13 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target = args.work / "kb-memory-copy"
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(kb_dir, target)
-            result = run_child(mode, target, extra if mode == "ingest" else None)
+            result = run_child(args.variant, mode, target, extra if mode == "ingest" else None)
             peaks.append([f"{size:,}", mode, f"{result['peak_mib']:.0f}", f"{size_mib:.0f}"])
             for name, seconds, rss in result["steps"]:
                 detail.append([f"{size:,}", mode, name, f"{seconds:.1f}", f"{rss:.0f}"])
             if mode == "ingest":
                 shutil.rmtree(target, ignore_errors=True)
-    print_table(f"Peak RSS, MiB ({load_line()})", ["passages", "mode", "peak RSS", "on disk"], peaks)
+    print_table(f"Peak RSS, MiB ({args.variant}; {load_line()})", ["passages", "mode", "peak RSS", "on disk"], peaks)
     print_table("Step by step", ["passages", "mode", "step", "seconds", "RSS MiB"], detail)
     return 0
 

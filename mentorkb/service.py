@@ -10,7 +10,7 @@ import json
 import logging
 import shutil
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -242,23 +242,29 @@ class KnowledgeBase:
         lock = self._lock()
         try:
             report = IngestReport()
-            if roster is not None:
-                pipeline.load_roster(self._components(), Path(roster), report)
-            self._check_embedder()
             comps = self._components()
+            if roster is not None:
+                pipeline.load_roster(comps, Path(roster), report)
             pipeline.ingest_files(files, comps, defaults=defaults, progress=progress, total=total, report=report)
-            self._after_write(comps)
+            if report.ingested or report.updated:
+                self._after_write(comps)
             return report
         finally:
             lock.release()
 
     def _components(self) -> pipeline.Components:
+        """Components for the pipeline; models and index load only if a file actually needs them."""
+
+        def index() -> VectorIndex:
+            self._check_embedder()
+            return self.index()
+
         return pipeline.Components(
             store=self.store,
-            embedder=self.embedder,
-            extractor=self.extractor,
+            embedder=_Lazy(lambda: self.embedder),
+            extractor=_Lazy(lambda: self.extractor),
             canon=self._canon_cache(),
-            index=self.index(),
+            index=_Lazy(index),
             settings=self.settings,
         )
 
@@ -275,7 +281,9 @@ class KnowledgeBase:
         canon = comps.canon
         self.store.kv_set("topics", "canon", canon.to_json())
         self.store.upsert_topics(canon.topics())
-        save_index(comps.index, self.kb_dir / INDEX_DIR, self._manifest(len(comps.index)))
+        idx = self._index  # the very index the pipeline just updated (comps.index is a lazy stand-in for it)
+        assert idx is not None
+        save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
         self._index_generation = self.store.generation()
         self._stats_cache = None
 
@@ -678,6 +686,24 @@ class KnowledgeBase:
         tmp.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
         tmp.replace(out)
         return len(lines)
+
+
+class _Lazy:
+    """Stands in for a component and loads it on first attribute access (unchanged files need no model)."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._load = load
+        self._obj: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._obj is None:
+            self._obj = self._load()
+        return getattr(self._obj, name)
+
+    def __len__(self) -> int:
+        if self._obj is None:
+            self._obj = self._load()
+        return len(self._obj)
 
 
 def _without_text(s: Session) -> Session:

@@ -185,3 +185,12 @@ def test_cli_unknown_viewer_is_a_clear_error(tmp_path, notes, fake_env):
     r = CliRunner().invoke(main, ["sessions", "--as", "Nobody Here", "--kb", str(kb_dir)])
     assert r.exit_code == 2
     assert "Nobody Here" in r.output and "Fix:" in r.output
+
+
+def test_unchanged_reingest_loads_no_model(kb, notes):
+    # A model that cannot load proves nothing tried to: unchanged files need neither embedder nor spaCy.
+    settings = Settings.load(kb.kb_dir, embedder_model="/no/such/model", spacy_model="/no/such/pipeline")
+    again = KnowledgeBase(settings)
+    report = again.ingest([notes])
+    assert len(report.unchanged) == 4 and report.ok
+    again.close()

@@ -243,6 +243,20 @@ def mentorkb_runs(kb: Any, queries: Sequence[Query], *, top: int = 100) -> dict[
     return {qid: [r.person.id for r in recs] for qid, recs in kb.ask_batch(items, top=top, log_question=False)}
 
 
+def _calibrated(kb: Any, work: Path, overrides: Mapping[str, Any], *, n: int, info: dict[str, Any]) -> tuple[Any, dict]:
+    """Calibrate on the kb's own sessions, then reopen it with the weights written to settings.toml."""
+    from mentorkb.calibrate import calibrate
+    from mentorkb.service import KnowledgeBase
+    from mentorkb.settings import Settings
+
+    t0 = time.perf_counter()
+    report = calibrate(kb, n=n, seed=0)
+    info["calibrate_s"] = round(time.perf_counter() - t0, 1)
+    embedder, extractor = kb.embedder, kb.extractor
+    kb.close()
+    return KnowledgeBase(Settings.load(work / "kb", **overrides), embedder=embedder, extractor=extractor), report
+
+
 # -- report -----------------------------------------------------------------------------------------------------
 def evaluate(ev: EvalSet, runs: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, dict[str, Summary]]:
     """Per system: metrics over all judged queries and over the answerable subset."""
@@ -254,19 +268,18 @@ def evaluate(ev: EvalSet, runs: Mapping[str, Mapping[str, Sequence[str]]]) -> di
 
 
 def format_table(results: Mapping[str, Mapping[str, Summary]]) -> str:
-    """A plain-text table: one row per system and subset, one column per metric (with its query count)."""
+    """A plain-text table: one row per system and query subset, one column per metric."""
     names = [m.name for m in EXPERT_METRICS]
-    any_summary = next(iter(next(iter(results.values())).values()))
     head = f"{'system':<22}{'queries':<12}" + "".join(f"{n:>10}" for n in names)
-    counts = "  ".join(
-        f"{sub}: " + "/".join(str(s.counts[n]) for n in ("MRR", "Hit@10"))
-        for sub, s in next(iter(results.values())).items()
-    )
     lines = [head, "-" * len(head)]
     for system, subs in results.items():
         for sub, s in subs.items():
             lines.append(f"{system:<22}{sub:<12}" + "".join(f"{s.means[n]:>10.3f}" for n in names))
-    lines.append(f"(queries judged for MRR/P@1 and nDCG/Hit, {counts}; {len(any_summary.means)} metrics)")
+    first = next(iter(results.values()))
+    judged = "; ".join(
+        f"{sub}: {s.counts['MRR']} for MRR/P@1, {s.counts['Hit@10']} for nDCG/Hit" for sub, s in first.items()
+    )
+    lines.append(f"(queries judged - {judged})")
     return "\n".join(lines)
 
 
@@ -285,27 +298,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev = load_split(args.data, args.split)
     overrides = dict(kv.split("=", 1) for kv in args.set)
     work = args.work or Path(tempfile.mkdtemp(prefix="mentorkb-eval-"))
+    # Weights calibrated by an earlier run in the same --work folder must not leak into this one's defaults.
+    (work / "kb" / "settings.toml").unlink(missing_ok=True)
     try:
         started = time.perf_counter()
         kb, info = build_kb(ev, work, overrides)
-        calibration = None
-        if args.calibrate:
-            from mentorkb.calibrate import calibrate
-
-            t0 = time.perf_counter()
-            calibration = calibrate(kb, n=args.calibrate, seed=0)
-            info["calibrate_s"] = round(time.perf_counter() - t0, 1)
-            embedder, extractor = kb.embedder, kb.extractor
-            kb.close()
-            # Reopen so settings.toml's calibrated weights apply; the loaded models are reused.
-            from mentorkb.service import KnowledgeBase
-            from mentorkb.settings import Settings
-
-            settings = Settings.load(work / "kb", **overrides)
-            kb = KnowledgeBase(settings, embedder=embedder, extractor=extractor)
         t0 = time.perf_counter()
         runs = {"mentorkb": mentorkb_runs(kb, ev.queries, top=args.top)}
         info["ask_s"] = round(time.perf_counter() - t0, 1)
+        calibration = None
+        if args.calibrate:
+            kb, calibration = _calibrated(kb, work, overrides, n=args.calibrate, info=info)
+            runs["mentorkb calibrated"] = mentorkb_runs(kb, ev.queries, top=args.top)
         runs["BM25 top-5 sum"] = bm25_baseline(ev.notes, ev.queries)
         runs["popularity"] = popularity_baseline(ev.notes, ev.queries)
         results = evaluate(ev, runs)

@@ -267,6 +267,7 @@ class Store(Protocol):
     def query_log(self) -> list[dict]: ...
     def kv_get(self, namespace: str, key: str) -> str | None: ...
     def kv_set(self, namespace: str, key: str, value: str) -> None: ...
+    def kv_items(self) -> list[tuple[str, str, str]]: ...
     def counts(self) -> dict[str, int]: ...
 
 
@@ -637,6 +638,10 @@ class SQLiteStore:
         """Store a small persistent value."""
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO kv VALUES (?,?,?)", (namespace, key, value))
+
+    def kv_items(self) -> list[tuple[str, str, str]]:
+        """Every (namespace, key, value), sorted (for `mentorkb export`)."""
+        return [tuple(r) for r in self._db.execute("SELECT namespace, key, value FROM kv ORDER BY namespace, key")]
 
     def counts(self) -> dict[str, int]:
         """Row counts for `mentorkb stats`."""

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -367,6 +368,9 @@ def _check_expected(manifest: dict, expect: dict, path: Path) -> None:
         )
 
 
+_SAVE_WINDOW_S = 2.0
+
+
 def load_index(folder: Path, *, expect: dict) -> tuple[VectorIndex, dict]:
     """Load an index saved by save_index, refusing one whose files or manifest differ from `expect`.
 
@@ -379,7 +383,10 @@ def load_index(folder: Path, *, expect: dict) -> tuple[VectorIndex, dict]:
     """
     folder = Path(folder)
     manifest_path = folder / _MANIFEST
-    for attempt in range(2):
+    # A save running right now replaces the index file, then its manifest: a reader in between sees a new file
+    # with the old checksum. Read both again until they agree, for at most this long.
+    deadline = time.monotonic() + _SAVE_WINDOW_S
+    while True:
         manifest = _read_manifest(manifest_path)
         _check_expected(manifest, expect, manifest_path)
         path = folder / manifest["file"]
@@ -393,8 +400,8 @@ def load_index(folder: Path, *, expect: dict) -> tuple[VectorIndex, dict]:
             ) from exc
         if hashlib.sha256(data).hexdigest() == manifest["sha256"]:
             break
-        # A save running right now replaces the index file before its manifest: read both again once.
-        if attempt == 0 and _read_manifest(manifest_path).get("sha256") != manifest["sha256"]:
+        if time.monotonic() < deadline:
+            time.sleep(0.02)
             continue
         raise IndexMismatchError(
             f"the vector index file is corrupted or truncated ({len(data)} bytes, checksum differs from the manifest)",

@@ -56,6 +56,8 @@ _NUMERIC_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
 _NUMERIC_YMD = re.compile(r"(\d{4})[/._-](\d{1,2})[/._-](\d{1,2})|(\d{4})(\d{2})(\d{2})")
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\.?\s+([A-Za-z]+)\.?,?\s+(\d{4})", re.IGNORECASE)
 _MONTH_DAY_YEAR = re.compile(r"([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.IGNORECASE)
+# A WebVTT cue timing line: "[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm [settings]". The spec forbids "-->" anywhere else.
+_CUE_TIMING = re.compile(r"\s*(?:\d+:)?\d{2}:\d{2}\.\d{3}[ \t]+-->[ \t]+(?:\d+:)?\d{2}:\d{2}\.\d{3}(?:[ \t].*)?")
 _FILENAME_DATE = re.compile(r"(?<!\d)(\d{4})([-_]?)(\d{2})\2(\d{2})(?!\d)")
 # "Ana Ruiz: text", optionally after a "[00:01:02]" stamp; the name starts with a letter and has at most
 # four words, so times ("10:30") and URLs ("https://") are not mistaken for speakers.
@@ -625,6 +627,15 @@ def _read_vtt(source: str, text: str, content_hash: str, base: Mapping[str, Any]
             f"is not a WebVTT file ({exc})", source=source, line=1, fix="start the file with a line 'WEBVTT'"
         ) from exc
     raw_lines = text.split("\n")
+    # webvtt-py drops a cue whose timing it cannot parse without a word: refuse the file instead of losing text.
+    for number, raw in enumerate(raw_lines, start=1):
+        if "-->" in raw and not _CUE_TIMING.fullmatch(raw):
+            raise NoteFormatError(
+                f"cue timing '{raw.strip()[:60]}' is not valid WebVTT",
+                source=source,
+                line=number,
+                fix="write cue timings as HH:MM:SS.mmm --> HH:MM:SS.mmm (the hours are optional)",
+            )
     lines: list[Line] = []
     cursor = 0
     for caption in captions:
@@ -791,6 +802,10 @@ def _read_jsonl(source: str, text: str, base: Mapping[str, Any]) -> list[ParsedN
             raise NoteFormatError(
                 f"record is not valid JSON ({exc})", **where, fix="write one JSON object per line"
             ) from exc
+        if lineno == 1 and isinstance(record, dict) and record.get("kind") == "mentorkb-export":
+            raise NoteFormatError(
+                "is a mentorkb export, not a file of notes", **where, fix="import it on its own: mentorkb ingest FILE"
+            )
         if not isinstance(record, dict):
             raise NoteFormatError(
                 f"record is {_describe(record)}, not a JSON object", **where, fix='write {"date": ..., "text": ...}'

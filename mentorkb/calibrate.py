@@ -48,7 +48,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "top_passages": (1, 3, 5, 10, 20, 50),
     "activity": (0.0, 0.05, 0.1, 0.2, 0.4, 0.8),
     "topic": (0.0, 0.1, 0.3, 0.6, 1.0),
-    "half_life_days": (0.0, 90.0, 180.0, 365.0, 730.0, 1460.0),
+    "half_life_days": (0.0, 30.0, 60.0, 90.0, 180.0, 365.0, 730.0, 1460.0),
     "mentee": (0.0, 0.05, 0.1, 0.2),
     "participant": (0.3, 0.6, 1.0),
 }
@@ -181,8 +181,9 @@ def replay(kb: KnowledgeBase, held: Sequence[HeldOut], sessions: Sequence[Sessio
 
     def topics_of(s: Session) -> set[str]:
         if s.id not in topic_cache:
-            topics = {t for p in kb.store.session_passages(s.id) for t in p.topics}
-            topic_cache[s.id] = topics | {canon.canonical(t) for t in s.tags}
+            topics = {canon.canonical(t) for p in kb.store.session_passages(s.id) for t in p.topics}
+            topics |= {canon.canonical(t) for t in s.tags}
+            topic_cache[s.id] = topics - {""}
         return topic_cache[s.id]
 
     cases = []

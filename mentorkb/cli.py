@@ -123,8 +123,22 @@ def main() -> None:
 @JSON_OPTION
 @handle_errors
 def ingest(paths: tuple[Path, ...], roster: Path | None, kb_dir: Path | None, as_json: bool) -> None:
-    """Ingest note files and folders (.md .txt .vtt .docx .jsonl). Exit 1 if any file was rejected."""
-    report = _ingest(_open(kb_dir), list(paths), roster, quiet=as_json)
+    """Ingest note files and folders (.md .txt .vtt .docx .jsonl) or a `mentorkb export` file. Exit 1 if any
+    file was rejected."""
+    from mentorkb.portable import import_kb, is_export
+    from models import IngestReport
+
+    kb = _open(kb_dir)
+    exports = [p for p in paths if p.is_file() and p.suffix.lower() == ".jsonl" and is_export(p)]
+    notes = [p for p in paths if p not in exports]
+    parts = [_ingest(kb, notes, roster, quiet=as_json)] if notes or roster else []
+    parts += [import_kb(kb, p) for p in exports]
+    report = IngestReport()
+    for part in parts:
+        for name in ("ingested", "updated", "unchanged", "rejected", "new_people", "notices"):
+            getattr(report, name).extend(getattr(part, name))
+        report.passages += part.passages
+        report.seconds += part.seconds
     if as_json:
         _print_json(report)
     else:
@@ -212,8 +226,11 @@ def reindex(kb_dir: Path | None) -> None:
 @KB_OPTION
 @handle_errors
 def export(out: Path, kb_dir: Path | None) -> None:
-    """Write every person and session to a JSON Lines file (re-ingestable)."""
-    n = _open(kb_dir).export(out)
+    """Write everything (people, sessions, topics, settings, questions) to a JSON Lines file; `mentorkb ingest
+    FILE` imports it into another knowledge base. The file holds private notes: it is readable by you only."""
+    from mentorkb.portable import export_kb
+
+    n = export_kb(_open(kb_dir), out)
     click.echo(f"wrote {n} records to {out}")
 
 

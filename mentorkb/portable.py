@@ -61,7 +61,7 @@ def export_kb(kb: KnowledgeBase, path: Path | str) -> int:
     records += [person_record(p, from_roster=p.id in roster) for p in store.people()]
     records += [session_record(s, passages) for s, passages in _sessions_in_store_order(kb)]
     records += [{"kind": "topic", "id": t.id, "label": t.label, "aliases": list(t.aliases)} for t in store.topics()]
-    records += [{"kind": "setting", "namespace": ns, "key": k, "value": v} for ns, k, v in _kv_items(store)]
+    records += [{"kind": "setting", "namespace": ns, "key": k, "value": v} for ns, k, v in kv_items(store)]
     records += [
         {
             "kind": "question",
@@ -132,8 +132,8 @@ def _sessions_in_store_order(kb: KnowledgeBase) -> list[tuple[Session, list[Pass
     return sorted(out, key=lambda sp: (min((p.id or 0 for p in sp[1]), default=2**62), sp[0].id))
 
 
-def _kv_items(store: Any) -> list[tuple[str, str, str]]:
-    """Every (namespace, key, value) setting. Uses Store.kv_items when the store has it (see docs/privacy.md)."""
+def kv_items(store: Any) -> list[tuple[str, str, str]]:
+    """Every (namespace, key, value) setting, sorted: Store.kv_items where the store has it, else an SQLite read."""
     if hasattr(store, "kv_items"):
         return sorted(store.kv_items())
     # The Store seam has no listing yet: read the kv table of an SQLite store through a read-only connection.

@@ -81,6 +81,7 @@ class KnowledgeBase:
         self._index_generation = -1
         self._index_backend = index_backend
         self._stats_cache: tuple[int, dict[str, PersonStats]] | None = None
+        self._writer_lock: Any = None  # the FileLock while this object is writing
 
     @classmethod
     def open(cls, kb_dir: Path | str | None = None, **kwargs: Any) -> KnowledgeBase:
@@ -163,8 +164,9 @@ class KnowledgeBase:
         return self._rebuild_index()
 
     def _rebuild_index(self) -> VectorIndex:
-        from index.vectors import build_index, save_index
+        from index.vectors import build_index
 
+        gen = self.store.generation()  # before reading the vectors: a later write must make this index stale
         ids, vecs = self.store.vectors()
         dim = self.embedder.dim
         if len(ids) and vecs.shape[1] != dim:
@@ -181,9 +183,30 @@ class KnowledgeBase:
             nprobe=self.settings.ivf_nprobe,
             backend=self._index_backend,
         )
-        save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
-        self._index, self._index_generation = idx, self.store.generation()
+        self._save_rebuilt(idx, gen)
+        self._index, self._index_generation = idx, gen
         return idx
+
+    def _save_rebuilt(self, idx: VectorIndex, gen: int) -> None:
+        """Save a rebuilt index, unless another process is writing: two savers could pair one's index file
+        with the other's manifest. Then the rebuilt index serves this process from memory only."""
+        from filelock import FileLock, Timeout
+
+        from index.vectors import save_index
+
+        lock = None
+        if self._writer_lock is None:
+            lock = FileLock(str(self.kb_dir / LOCK_NAME), timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                return
+        try:
+            if self.store.generation() == gen:
+                save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)) | {"generation": gen})
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _lock(self):  # noqa: ANN202 - filelock's type
         from filelock import FileLock, Timeout
@@ -192,6 +215,7 @@ class KnowledgeBase:
         lock = FileLock(str(self.kb_dir / LOCK_NAME), timeout=self.settings.lock_timeout_s)
         try:
             lock.acquire()
+            self._writer_lock = lock
         except Timeout as exc:
             raise LockedError(
                 "another mentorkb process is writing to this knowledge base",
@@ -250,6 +274,7 @@ class KnowledgeBase:
                 self._after_write(comps)
             return report
         finally:
+            self._writer_lock = None
             lock.release()
 
     def _components(self) -> pipeline.Components:
@@ -304,6 +329,7 @@ class KnowledgeBase:
             self._index_generation = self.store.generation()
             self._stats_cache = None
         finally:
+            self._writer_lock = None
             lock.release()
 
     def reindex(self) -> int:
@@ -325,6 +351,7 @@ class KnowledgeBase:
             self._rebuild_index()
             return len(passages)
         finally:
+            self._writer_lock = None
             lock.release()
 
     # -- reading -----------------------------------------------------------------------------------------------
@@ -356,10 +383,7 @@ class KnowledgeBase:
 
     def sessions(self, viewer: Viewer) -> list[Session]:
         """Sessions the viewer may know exist, newest first (text blanked where they may not read it)."""
-        return [
-            s if access.can_read_text(s, viewer) else _without_text(s)
-            for s in access.known(self.store.sessions(), viewer)
-        ]
+        return [_shown_session(s, viewer) for s in access.known(self.store.sessions(), viewer)]
 
     def session(self, session_id: str, viewer: Viewer) -> Session:
         """One session as the viewer may see it; unknown and invisible ids read the same."""
@@ -368,11 +392,7 @@ class KnowledgeBase:
             raise UnknownSessionError(
                 f"no session '{session_id}'", field="session_id", fix="list ids with `mentorkb sessions`"
             )
-        if not access.can_read_text(s, viewer):
-            return _without_text(s)
-        if viewer.operator or access.is_participant(s, viewer):
-            return s
-        return _replace_text(s, access.mask_contacts(s.text))
+        return _shown_session(s, viewer)
 
     def stats(self) -> dict[str, Any]:
         """Counts of what is stored (sessions, people, passages, topics, logged questions)."""
@@ -547,8 +567,12 @@ class KnowledgeBase:
 
     def session_passages(self, session_id: str, viewer: Viewer) -> list[Passage]:
         """A readable session's passages (empty when the viewer may not read it)."""
+        from dataclasses import replace
+
         s = self.session(session_id, viewer)
-        return self.store.session_passages(s.id) if s.text else []
+        if not s.text:
+            return []
+        return [replace(p, text=access.shown_text(s, viewer, p.text)) for p in self.store.session_passages(s.id)]
 
     def profile(self, ref: str, viewer: Viewer) -> PersonProfile:
         """A person's profile as the viewer may see it."""
@@ -566,7 +590,7 @@ class KnowledgeBase:
             role = s.role_of(p.id)
             if role is None:
                 continue
-            prof.sessions.append(s if access.can_read_text(s, viewer) else _without_text(s))
+            prof.sessions.append(_shown_session(s, viewer))
             d = session_direction(s, people)
             prof.directions[d] = prof.directions.get(d, 0) + 1
             if role is Role.MENTOR:
@@ -621,6 +645,7 @@ class KnowledgeBase:
         try:
             return coordinator.rename_topic(self, cluster_id, name)
         finally:
+            self._writer_lock = None
             lock.release()
 
     def merge_topics(self, keep_id: str, absorb_id: str) -> str:
@@ -631,6 +656,7 @@ class KnowledgeBase:
         try:
             return coordinator.merge_topics(self, keep_id, absorb_id)
         finally:
+            self._writer_lock = None
             lock.release()
 
     def recluster(self, method: str | None = None) -> Any:
@@ -641,6 +667,7 @@ class KnowledgeBase:
         try:
             return coordinator.recluster(self, method=method)
         finally:
+            self._writer_lock = None
             lock.release()
 
     def check(self) -> dict[str, Any]:
@@ -704,6 +731,11 @@ class _Lazy:
         if self._obj is None:
             self._obj = self._load()
         return len(self._obj)
+
+
+def _shown_session(s: Session, viewer: Viewer) -> Session:
+    """A session as a viewer sees it: no text unless readable, contacts masked for non-participants."""
+    return _replace_text(s, access.shown_text(s, viewer, s.text))
 
 
 def _without_text(s: Session) -> Session:

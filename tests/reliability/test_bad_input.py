@@ -186,7 +186,6 @@ def test_bad_files_are_reported_good_ones_ingested_and_stored_sessions_kept(kb: 
     assert kb.check()["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs patch: ingest/readers.py _read_vtt checks cue timings (see report)")
 @pytest.mark.parametrize(("name", "line"), BAD_CUE_TIMING.items())
 def test_a_malformed_cue_timing_is_rejected_naming_its_line(kb: KnowledgeBase, name: str, line: int) -> None:
     report = kb.ingest([MALFORMED / name])

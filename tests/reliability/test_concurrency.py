@@ -121,9 +121,6 @@ def test_two_concurrent_ingests_wait_or_fail_cleanly(
     assert kb.check()["ok"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs patch: KnowledgeBase._rebuild_index saves only while no other process writes"
-)
 def test_a_reader_never_rewrites_the_index_while_another_process_writes(
     small_kb: KnowledgeBase, lock_holder, make_kb: Callable[..., KnowledgeBase]
 ) -> None:
@@ -138,7 +135,6 @@ def test_a_reader_never_rewrites_the_index_while_another_process_writes(
     assert json.loads(manifest.read_text()) == stale, "the reader saved the index while the lock was held"
 
 
-@pytest.mark.xfail(strict=True, reason="needs patch: index.vectors.load_index waits for a save in progress")
 def test_loading_the_index_while_a_save_replaces_it_waits_for_the_manifest(small_kb: KnowledgeBase, tmp_path: Path):
     """save_index replaces the index file, then its manifest: a reader in between must not call it corrupted."""
     from index.vectors import load_index, save_index
@@ -158,7 +154,6 @@ def test_loading_the_index_while_a_save_replaces_it_waits_for_the_manifest(small
     assert loaded["generation"] == 99
 
 
-@pytest.mark.xfail(strict=False, reason="a race: fails now and then until both index patches above are applied")
 def test_readers_never_fail_nor_see_half_a_session_while_a_writer_ingests(
     small_kb: KnowledgeBase, make_kb: Callable[..., KnowledgeBase], child_env, mentorkb_cmd
 ) -> None:

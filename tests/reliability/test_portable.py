@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mentorkb.cli import main, to_jsonable
 from mentorkb.errors import NoteFormatError
-from mentorkb.portable import FORMAT, export_kb, import_kb, is_export
+from mentorkb.portable import FORMAT, export_kb, import_kb, is_export, kv_items
 from mentorkb.service import KnowledgeBase
 from models import Viewer
 
@@ -88,9 +88,7 @@ def _passages(kb: KnowledgeBase) -> dict[str, list[tuple]]:
 
 
 def _kv(kb: KnowledgeBase) -> dict[tuple[str, str], str]:
-    from mentorkb.portable import _kv_items
-
-    return {(ns, k): v for ns, k, v in _kv_items(kb.store)}
+    return {(ns, k): v for ns, k, v in kv_items(kb.store)}
 
 
 def test_round_trip_keeps_people_sessions_passages_topics_and_settings(
@@ -247,7 +245,6 @@ def test_a_file_without_a_valid_header_is_refused(
         import_kb(make_kb(tmp_path / "kb"), bad)
 
 
-@pytest.mark.xfail(strict=True, reason="needs patch: mentorkb/cli.py routes export files to import_kb (see report)")
 def test_cli_export_then_ingest_rebuilds_the_knowledge_base(small_kb: KnowledgeBase, tmp_path: Path, fake_env) -> None:
     out = tmp_path / "kb.jsonl"
     runner = CliRunner()
@@ -258,7 +255,6 @@ def test_cli_export_then_ingest_rebuilds_the_knowledge_base(small_kb: KnowledgeB
     assert sorted(json.loads(result.stdout)["ingested"]) == sorted(s.id for s in small_kb.store.sessions())
 
 
-@pytest.mark.xfail(strict=True, reason="needs patch: ingest/readers.py names an export met in a folder of notes")
 def test_an_export_inside_a_notes_folder_is_rejected_with_a_pointer(
     small_kb: KnowledgeBase, small_export: Path, tmp_path: Path
 ) -> None:

@@ -115,7 +115,7 @@ SURFACES: dict[str, Callable[[KnowledgeBase, str, Viewer], object]] = {
     "session list": lambda kb, sid, v: kb.sessions(v),
     "profile sessions": lambda kb, sid, v: kb.profile("ana.ruiz", v).sessions,
 }
-UNMASKED_BY_FACADE = {"session passages", "session list", "profile sessions"}
+UNMASKED_BY_FACADE: set[str] = set()  # every surface masks contacts now
 PATCH = "needs patch: mask_contacts in KnowledgeBase.session_passages / sessions / profile (see report)"
 
 

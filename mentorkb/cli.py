@@ -379,6 +379,29 @@ def ask(
             click.echo(f"   {r.skill_swap}")
 
 
+@main.command()
+@click.option("--n", "n", type=click.IntRange(10, 10_000), default=200, show_default=True, help="Sessions to hold out.")
+@click.option("--seed", default=0, show_default=True, help="Which sessions are held out.")
+@click.option("--dry-run", is_flag=True, help="Report the held-out MRR, but keep the current weights.")
+@KB_OPTION
+@JSON_OPTION
+@handle_errors
+def calibrate(n: int, seed: int, dry_run: bool, kb_dir: Path | None, as_json: bool) -> None:
+    """Tune the ranking weights on this knowledge base's own history (replayed sessions) into settings.toml."""
+    from mentorkb.calibrate import calibrate as run_calibration
+
+    report = run_calibration(_open(kb_dir), n=n, seed=seed, save=not dry_run)
+    if as_json:
+        _print_json(report)
+        return
+    before, after = report["mrr_before"], report["mrr_after"]
+    click.echo(f"held-out MRR on {report['cases']['check']} sessions: {before['check']:.3f} -> {after['check']:.3f}")
+    verdict = "saved to settings.toml" if report["saved"] else "not saved (dry run, or no better than the current ones)"
+    click.echo(f"weights {verdict}:")
+    for name, value in report["tried"].items():
+        click.echo(f"  {name} = {value}")
+
+
 def _short(text: str, n: int = 220) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"

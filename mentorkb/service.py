@@ -37,7 +37,7 @@ from models import (
     Viewer,
 )
 from recommend import access
-from recommend.experts import PersonStats, RankWeights, rank_experts
+from recommend.experts import PersonStats, RankWeights, build_stats, rank_experts
 from recommend.insights import InsightFilters, search_insights
 from recommend.retrieval import Hit, rrf
 
@@ -442,45 +442,31 @@ class KnowledgeBase:
         cache = getattr(self, "_pstats", {})
         if key in cache:
             return cache[key]
-        stats: dict[str, PersonStats] = defaultdict(PersonStats)
-        today = date.today()
-        for s in access.known(self.store.sessions(), viewer):
-            readable = access.can_read_text(s, viewer)
-            topics = set()
-            if readable:
-                canon = self._canon_cache()
-                topics = {canon.canonical(t) for p in self.store.session_passages(s.id) for t in p.topics}
-                topics |= {canon.canonical(t) for t in s.tags}
-                topics.discard("")
-            teachers = s.mentors or s.participants
-            for pid in teachers:
-                st = stats[pid]
-                st.taught_sessions += 1
-                st.taught_topics |= topics
-                st.last_active = max(st.last_active or s.date, s.date)
-                if (today - s.date).days <= 180:
-                    st.current_mentees.update(s.mentees)
-            for pid in s.mentees:
-                st = stats[pid]
-                st.learned_topics |= topics
-                st.last_active = max(st.last_active or s.date, s.date)
-        self._pstats = {key: dict(stats)}
-        return self._pstats[key]
+        topics = self.session_topics()
+        stats = build_stats(self.store.sessions(), viewer, lambda s: topics.get(s.id, set()), today=date.today())
+        self._pstats = {key: stats}
+        return stats
+
+    def session_topics(self) -> dict[str, set[str]]:
+        """Each session's canonical topics (its passages' topics and its tags), cached per store generation."""
+        gen = self.store.generation()
+        cached = getattr(self, "_topics_by_session", None)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        canon = self._canon_cache()
+        out: dict[str, set[str]] = defaultdict(set)
+        for p in self.store.all_passages():
+            out[p.session_id].update(canon.canonical(t) for t in p.topics)
+        for s in self.store.sessions():
+            out[s.id].update(canon.canonical(t) for t in s.tags)
+        for topics in out.values():
+            topics.discard("")
+        self._topics_by_session = (gen, dict(out))
+        return self._topics_by_session[1]
 
     def weights(self) -> RankWeights:
         """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""
-        st = self.settings
-        return RankWeights(
-            mentor=st.weight_mentor,
-            participant=st.weight_participant,
-            mentee=st.weight_mentee,
-            topic=st.weight_topic,
-            half_life_days=st.recency_half_life_days,
-            activity=st.activity_prior,
-            top_passages=st.person_top_passages,
-            peer_band=st.peer_band,
-            capacity_penalty=st.capacity_penalty,
-        )
+        return RankWeights.from_settings(self.settings)
 
     def ask(
         self,

@@ -19,6 +19,7 @@ the knowledge base, retrieval and ranking are unchanged.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import math
@@ -44,6 +45,10 @@ class Meeting:
     id: str
     domain: str
     turn_line: dict[int, int]  # turn number -> 1-based line in the transcript file
+
+    def lines(self) -> list[int]:
+        """The lines that hold a turn, ascending."""
+        return sorted(self.turn_line.values())
 
 
 def speaker_name(label: str) -> str:
@@ -120,7 +125,8 @@ def bm25_baseline(meetings: list[dict], info: dict[str, Meeting], queries: list[
 def cited_turns(result: tuple[str, int, int], meeting: Meeting) -> int:
     """How many transcript turns a cited line range spans (what a reader has to read)."""
     _, a, b = result
-    return sum(1 for ln in meeting.turn_line.values() if a <= ln <= b)
+    lines = meeting.lines()
+    return bisect.bisect_right(lines, b) - bisect.bisect_left(lines, a)
 
 
 def evaluate(name: str, rankings, queries, info) -> dict[str, float]:

@@ -539,6 +539,7 @@ class KnowledgeBase:
             vectors=vecs,
             neighbours=self.store.session_passages,
             top=top,
+            question=question,
             mmr_lambda=self.settings.mmr_lambda,
             duplicate_cosine=self.settings.duplicate_cosine,
         )

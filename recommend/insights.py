@@ -3,19 +3,21 @@
 Hybrid hits (dense + BM25, fused) -> visibility and filters -> evidence score -> diversity -> near-duplicates
 grouped -> each result widened to a complete thought and cited to its source lines.
 
-The evidence score of a passage adds to its own fused score the support of the turns around it (in a transcript a
-topic is discussed over many short turns, so a stretch where several turns match beats one stray match), the
-support of its session (the session that discusses the question most is the likeliest source) and a bonus when
-the question names its speaker ("what did Priya say about ..."). Diversity is maximal marginal relevance over the
-passage vectors, with one result per stretch of a session. A result is the passage joined with adjacent passages of
-the same speaker; a very short transcript turn also gets the exchange around it, citing the widened line range.
+The evidence score of a passage is its own fused score, mixed in a transcript with the mean score of the turns
+around it (a topic is discussed over many short turns, so a stretch where several turns match beats a stray match
+of about the same score), plus the support of its session (the session that discusses the question most is the
+likeliest source) and a bonus when the question names its speaker ("what did Priya Nair say about ...").
+Diversity is maximal marginal relevance over the passage vectors, with one result per stretch of a transcript.
+A result is the passage joined with adjacent passages of the same speaker; a very short transcript turn also gets
+the exchange around it, citing the widened line range. Measured on real meeting transcripts by
+benchmarks/eval_insights.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -47,12 +49,12 @@ class InsightParams:
 
     mmr_lambda: float = 0.7  # 1 = pure relevance, 0 = pure novelty
     duplicate_cosine: float = 0.9  # passages of two sessions this similar are one insight said twice
-    neighbour_weight: float = 0.5  # weight of the support of nearby transcript turns
-    neighbour_turns: float = 4.0  # that support halves every this many turns away
+    neighbour_weight: float = 0.3  # share of a transcript turn's score taken from the turns around it
+    neighbour_turns: float = 4.0  # a neighbouring turn's weight halves every this many turns away
     session_weight: float = 0.3  # weight of the support of the whole session
-    session_passages: int = 5  # a session's support sums its best this many passages
+    session_passages: int = 5  # a session's support is the mean of its best this many passages
     speaker_bonus: float = 0.3  # added (times the passage's own score) when the question names the speaker
-    same_stretch_turns: int = 3  # hits of one session closer than this many turns to a result belong to it
+    same_stretch_turns: int = 6  # transcript hits this few turns from a result belong to it (one result per stretch)
     session_penalty: float = 0.15  # extra similarity between two results of one session (spreads results)
     min_chars: int = 160  # a transcript result shorter than this gets the exchange around it
     max_chars: int = 1200  # a result is never widened past this many characters
@@ -116,7 +118,13 @@ def named_speakers(question: str, people: Iterable[Person]) -> set[str]:
 def evidence_scores(
     hits: Sequence[Hit], params: InsightParams, named: frozenset[str] | set[str] = frozenset()
 ) -> np.ndarray:
-    """Score each hit by its own fused score plus the support of nearby turns, of its session and of a named speaker."""
+    """Score each hit by its own fused score, the turns around it, its session and a speaker the question names.
+
+    Around a transcript turn the score mixes in a kernel-weighted mean over the neighbouring turns (a turn not
+    retrieved counts as 0), so a stretch where many turns match keeps its score and a stray match loses part of it.
+    A mean, unlike a sum, never lifts a transcript of many short turns above a note whose paragraph matches as well.
+    A session's support is the mean of its best few passages, relative to the best-supported session.
+    """
     if not hits:
         return np.zeros(0)
     own = np.array([h.score for h in hits], dtype=np.float64)
@@ -125,15 +133,20 @@ def evidence_scores(
     by_session: dict[str, list[int]] = {}
     for i, h in enumerate(hits):
         by_session.setdefault(h.session.id, []).append(i)
+    reach = max(1, round(3 * params.neighbour_turns))  # beyond this the kernel weighs under 1/8
+    kernel = np.exp2(-np.arange(reach + 1) / params.neighbour_turns)
     support = {}
     for sid, idx in by_session.items():
         rows = np.asarray(idx)
-        support[sid] = float(np.sort(own[rows])[::-1][: params.session_passages].sum())
-        if hits[idx[0]].session.is_transcript and len(idx) > 1 and params.neighbour_weight:
-            ords = np.array([hits[i].passage.ordinal for i in idx], dtype=np.float64)
-            decay = np.exp2(-np.abs(ords[:, None] - ords[None, :]) / params.neighbour_turns)
-            np.fill_diagonal(decay, 0.0)
-            score[rows] += params.neighbour_weight * (decay @ own[rows])
+        support[sid] = float(np.sort(own[rows])[::-1][: params.session_passages].mean())
+        if hits[idx[0]].session.is_transcript and params.neighbour_weight:
+            ords = np.array([hits[i].passage.ordinal for i in idx])
+            gap = np.abs(ords[:, None] - ords[None, :])
+            weights = np.where(gap <= reach, kernel[np.minimum(gap, reach)], 0.0)
+            # The kernel's mass over the turns that exist (a transcript has no turn before its first).
+            mass = kernel.sum() * 2 - kernel[0] - np.array([kernel[o + 1 :].sum() for o in np.minimum(ords, reach)])
+            local = (weights @ own[rows]) / mass
+            score[rows] = (1 - params.neighbour_weight) * own[rows] + params.neighbour_weight * local
     top_support = max(support.values()) or 1.0
     score += params.session_weight * np.array([support[h.session.id] / top_support for h in hits])
     if named:
@@ -162,15 +175,16 @@ def diversify(
     n = len(hits)
     if not n:
         return []
-    rel = scores / (scores.max() or 1.0)
-    sim = vecs @ vecs.T
+    span = scores.max() - scores.min()  # min-max, so that lambda weighs relevance against similarity evenly
+    rel = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    cosine = vecs @ vecs.T
     sessions = np.array([h.session.id for h in hits])
     same = sessions[:, None] == sessions[None, :]
-    sim = np.where(same, np.maximum(sim, 0.0) + params.session_penalty, sim)
+    sim = np.where(same, np.maximum(cosine, 0.0) + params.session_penalty, cosine)
     ords = np.array([h.passage.ordinal for h in hits])
     turns = np.array([h.session.is_transcript for h in hits])
     near = same & turns[:, None] & (np.abs(ords[:, None] - ords[None, :]) <= params.same_stretch_turns)
-    dup = ~same & (vecs @ vecs.T >= params.duplicate_cosine) & (np.abs(vecs).sum(axis=1) > 0)[None, :]
+    dup = ~same & (cosine >= params.duplicate_cosine) & (np.abs(vecs).sum(axis=1) > 0)[None, :]
     open_ = np.ones(n, dtype=bool)
     max_sim = np.full(n, -np.inf)
     chosen: list[tuple[int, list[int]]] = []
@@ -186,50 +200,77 @@ def diversify(
     return chosen
 
 
-def widen(lead: Passage, neighbours: Sequence[Passage], *, transcript: bool, params: InsightParams) -> list[Passage]:
-    """The passages a result shows, in order: the lead, adjacent passages of its speaker, and for a very short
-    transcript turn the exchange around it."""
-    by_ord = {n.ordinal: n for n in neighbours}
-    by_ord[lead.ordinal] = lead
+def _by_ordinal(neighbours: Sequence[Passage]) -> Callable[[int], Passage | None]:
+    """Passage lookup by ordinal: a plain index when the list holds ordinals 0..n-1 in order (the usual case)."""
+    if neighbours and neighbours[0].ordinal == 0 and neighbours[-1].ordinal == len(neighbours) - 1:
+        return lambda o: neighbours[o] if 0 <= o < len(neighbours) else None
+    return {n.ordinal: n for n in neighbours}.get
+
+
+def widen(lead: Passage, neighbours: Sequence[Passage], *, session: Session, params: InsightParams) -> list[Passage]:
+    """The passages a result shows, in order: the lead and adjacent passages of its speaker; in a transcript, a
+    mentee's turn with the mentor's reply after it, and a very short turn with the exchange around it."""
+    at = _by_ordinal(neighbours)
+    get = lambda o: lead if o == lead.ordinal else at(o)  # noqa: E731
     start = end = lead.ordinal
     size = len(lead.text)
     if lead.speaker is not None:
-        while (n := by_ord.get(start - 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
+        while (n := get(start - 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
             start -= 1
             size += len(n.text) + 1
-        while (n := by_ord.get(end + 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
+        while (n := get(end + 1)) and n.speaker == lead.speaker and size + len(n.text) < params.max_chars:
             end += 1
             size += len(n.text) + 1
-    if transcript:
-        # The turn before usually holds what is being answered, the turn after how it was taken.
-        added = {"before": 0, "after": 0}
+    if session.is_transcript and lead.speaker in session.mentees:
+        # What a mentee says sets up what was taught: the insight is in the mentor's reply.
+        while (n := get(end + 1)) and n.speaker in session.mentors and size + len(n.text) < params.max_chars:
+            end += 1
+            size += len(n.text) + 1
+            if (after := get(end + 1)) is None or after.speaker != n.speaker:
+                break
+    if session.is_transcript and size < params.min_chars:
+        # A short question is completed by the answer after it; a short reply by what it answers.
+        sides = ("after", "before") if get(end).text.rstrip().endswith("?") else ("before", "after")
+        added = dict.fromkeys(sides, 0)
         while size < params.min_chars:
             grew = False
-            for side in ("before", "after"):
-                at = start - 1 if side == "before" else end + 1
-                n = by_ord.get(at)
+            for side in sides:
+                o = start - 1 if side == "before" else end + 1
+                n = get(o)
                 if n is None or added[side] >= params.exchange_turns or size + len(n.text) > params.max_chars:
                     continue
                 added[side] += 1
                 size += len(n.text) + 1
-                start, end = (at, end) if side == "before" else (start, at)
+                start, end = (o, end) if side == "before" else (start, o)
                 grew = True
                 if size >= params.min_chars:
                     break
             if not grew:
                 break
-    return [by_ord[o] for o in range(start, end + 1) if o in by_ord]
+    return [p for o in range(start, end + 1) if (p := get(o)) is not None]
 
 
 def quote(parts: Sequence[Passage], people: Mapping[str, Person]) -> str:
-    """The text shown for a result: one speaker's words run on; an exchange shows who said what, a turn a line."""
-    if len({p.speaker for p in parts}) <= 1:
-        return " ".join(p.text for p in parts)
+    """The text shown for a result: one speaker's words run on; an exchange shows who said what, a turn a line.
+
+    Passages on the same or the next source line run on with a space; across a gap (a WebVTT cue's timing line)
+    they start a new line, so every line of a quote is found as written in the source.
+    """
+    several = len({p.speaker for p in parts}) > 1
 
     def name(pid: str | None) -> str:
         return people[pid].name if pid in people else (pid or "")
 
-    return "\n".join(f"{name(p.speaker)}: {p.text}" if p.speaker else p.text for p in parts)
+    out = ""
+    for i, p in enumerate(parts):
+        text = f"{name(p.speaker)}: {p.text}" if several and p.speaker else p.text
+        if i == 0:
+            out = text
+        elif not several and p.line_start <= parts[i - 1].line_end + 1:
+            out += " " + text
+        else:
+            out += "\n" + text
+    return out
 
 
 def search_insights(
@@ -257,8 +298,6 @@ def search_insights(
     """
     params = params or InsightParams()
     if mmr_lambda is not None or duplicate_cosine is not None:
-        from dataclasses import replace
-
         params = replace(
             params,
             mmr_lambda=params.mmr_lambda if mmr_lambda is None else mmr_lambda,
@@ -289,8 +328,8 @@ def search_insights(
         s = lead.session
         if s.id not in session_cache:
             session_cache[s.id] = neighbours(s.id)
-        parts = widen(lead.passage, session_cache[s.id], transcript=s.is_transcript, params=params)
-        topics = tuple(dict.fromkeys(t for p in [lead.passage, *parts] for t in p.topics))
+        parts = widen(lead.passage, session_cache[s.id], session=s, params=params)
+        topics = tuple(dict.fromkeys(t for p in parts for t in p.topics))
         out.append(
             Insight(
                 session_id=s.id,

@@ -217,7 +217,9 @@ def test_near_copies_from_one_session_do_not_crowd_out_another_session():
     c = Corpus()
     c.add(session("a"), [(None, f"Forecast point {n}. " + LONG) for n in range(0, 40, 10)], [unit(0)] * 4)
     c.add(session("b"), [(None, "A different angle on forecasting. " + LONG)], [unit(1)])
+    c.add(session("weak"), [(None, f"Barely related {n}. " + LONG) for n in range(5)], [unit(2)] * 5)
     hits = [c.hit("a", n, 1.0 - n / 100) for n in range(4)] + [c.hit("b", 0, 0.7)]
+    hits += [c.hit("weak", n, 0.2) for n in range(5)]
     got = c.search(hits, top=2, params=InsightParams(session_weight=0.0))
     assert [i.session_id for i in got] == ["a", "b"]
 
@@ -244,22 +246,22 @@ def test_a_stretch_where_many_turns_match_beats_one_stray_match():
     ]
     c.add(session("t", transcript=True), turns, [unit(n % DIM) for n in range(60)])
     stray = c.hit("t", 50, 1.0)
-    stretch = [c.hit("t", n, 0.8) for n in (10, 11, 12, 13)]
+    stretch = [c.hit("t", n, 0.95) for n in (10, 11, 12, 13)]
     got = c.search([stray, *stretch], top=2)
     assert got[0].lines[0] <= 12 <= got[0].lines[1]
+    alone = c.search([stray, *stretch], top=2, params=InsightParams(neighbour_weight=0.0))
+    assert alone[0].lines[0] <= 51 <= alone[0].lines[1]
 
 
-def test_the_session_that_discusses_the_question_most_comes_first():
+def test_the_session_that_discusses_the_question_throughout_comes_first():
     c = Corpus()
-    c.add(session("one-mention"), [(None, "A passing remark on forecasting. " + LONG)], [unit(0)])
-    c.add(
-        session("deep-dive"),
-        [(None, f"Forecasting detail {n}. " + LONG) for n in range(5)],
-        [unit(1), unit(2), unit(3), unit(4), unit(5)],
-    )
-    hits = [c.hit("one-mention", 0, 1.0)] + [c.hit("deep-dive", n, 0.9) for n in range(5)]
-    got = c.search(hits, top=3)
-    assert got[0].session_id == "deep-dive"
+    vecs = [unit(n) for n in range(5)]
+    c.add(session("one-mention"), [(None, f"Mostly about something else {n}. " + LONG) for n in range(5)], vecs)
+    c.add(session("deep-dive"), [(None, f"Forecasting detail {n}. " + LONG) for n in range(5)], vecs)
+    hits = [c.hit("one-mention", 0, 1.0)] + [c.hit("one-mention", n, 0.3) for n in range(1, 5)]
+    hits += [c.hit("deep-dive", n, 0.95) for n in range(5)]
+    assert c.search(hits, top=3)[0].session_id == "deep-dive"
+    assert c.search(hits, top=3, params=InsightParams(session_weight=0.0))[0].session_id == "one-mention"
 
 
 def test_a_speaker_named_in_the_question_comes_first():
@@ -312,10 +314,13 @@ def test_adjacent_passages_of_one_speaker_are_joined_with_their_line_range():
     assert got[0].speaker == "ana"
 
 
+PEERS = {"mentors": (), "mentees": (), "participants": ("ana", "ben"), "type": SessionType.PEER}
+
+
 def test_a_very_short_turn_is_shown_with_the_exchange_around_it():
     c = Corpus()
     c.add(
-        session("t", transcript=True),
+        session("t", transcript=True, **PEERS),
         [
             ("ana", "Intro."),
             ("ben", "Should the buttons be rubber or hard plastic, given the budget we have?"),
@@ -336,6 +341,38 @@ def test_a_very_short_turn_is_shown_with_the_exchange_around_it():
     assert alone.lines == (2, 2)
 
 
+def test_a_short_question_is_shown_with_the_answer_after_it():
+    c = Corpus()
+    c.add(
+        session("t", transcript=True, **PEERS),
+        [
+            ("ana", "One assumptions tab, blue cells for inputs, each with an owner and a date."),
+            ("ben", "What about seasonality?"),
+            ("ana", "Apply it to the volume driver, not to costs."),
+            ("ben", "Okay."),
+        ],
+    )
+    got = c.search([c.hit("t", 1, 1.0)], top=1, params=InsightParams(min_chars=60))[0]
+    assert got.lines == (2, 3)
+    assert got.text.splitlines()[-1] == "Ana Ruiz: Apply it to the volume driver, not to costs."
+
+
+def test_a_mentees_turn_comes_with_the_mentors_reply():
+    turns = [
+        ("ana", "How do you match them by hand today?"),
+        ("ben", "Jonas matches the receivable against the payable on invoice number, then on amount and date."),
+        ("ana", "So two passes. First an exact match: in pandas that is a merge on the invoice number."),
+        ("ana", "Then the leftovers on amount and date."),
+        ("ben", "And the FX differences?"),
+    ]
+    c = Corpus()
+    c.add(session("mentoring", transcript=True), turns)  # ana mentors ben
+    c.add(session("peers", transcript=True, **PEERS), turns)
+    params = InsightParams(min_chars=50)
+    assert c.search([c.hit("mentoring", 1, 1.0)], top=1, params=params)[0].lines == (2, 4)
+    assert c.search([c.hit("peers", 1, 1.0)], top=1, params=params)[0].lines == (2, 2)
+
+
 def test_narrative_notes_are_never_widened_with_other_paragraphs():
     c = Corpus()
     c.add(session("n"), [(None, "Short."), (None, "Also short."), (None, "Third.")])
@@ -345,9 +382,9 @@ def test_narrative_notes_are_never_widened_with_other_paragraphs():
 def test_widening_stops_at_the_character_budget():
     turns = [("ben", "x" * 500), ("ana", "Yes."), ("ben", "y" * 500)]
     c = Corpus()
-    c.add(session("t", transcript=True), turns)
+    c.add(session("t", transcript=True, **PEERS), turns)
     parts = widen(
-        c.passages["t"][1], c.passages["t"], transcript=True, params=InsightParams(min_chars=200, max_chars=600)
+        c.passages["t"][1], c.passages["t"], session=c.sessions["t"], params=InsightParams(min_chars=200, max_chars=600)
     )
     assert sum(len(p.text) for p in parts) <= 600 and len(parts) == 2
 
@@ -412,12 +449,20 @@ def test_named_speakers(question, named):
     assert named_speakers(question, PEOPLE.values()) == named
 
 
-def test_evidence_adds_neighbour_support_only_in_transcripts():
+def test_matching_neighbours_lift_a_transcript_turn_but_never_above_a_note_that_matches_as_well():
     c = Corpus()
-    turns = [("ana", f"Turn {n} with some words.") for n in range(5)]
-    c.add(session("t", transcript=True), turns)
+    c.add(session("t", transcript=True), [("ana", f"Turn {n} with some words.") for n in range(40)])
     c.add(session("n"), [(None, f"Paragraph {n}.") for n in range(5)])
     params = InsightParams(session_weight=0.0)
-    t = evidence_scores([c.hit("t", 1, 1.0), c.hit("t", 2, 1.0)], params)
-    n = evidence_scores([c.hit("n", 1, 1.0), c.hit("n", 2, 1.0)], params)
-    assert t[0] > n[0] == pytest.approx(1.0)
+    alone = evidence_scores([c.hit("t", 20, 1.0)], params)[0]
+    among = evidence_scores([c.hit("t", n, 1.0) for n in range(10, 31)], params)[10]
+    note = evidence_scores([c.hit("n", 1, 1.0), c.hit("n", 2, 1.0)], params)
+    assert alone < among <= note[0] == note[1] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ordinal", [0, 1, 5, 39])
+def test_a_turn_whose_whole_neighbourhood_matches_keeps_its_own_score(ordinal):
+    c = Corpus()
+    c.add(session("t", transcript=True), [("ana", f"Turn {n}.") for n in range(40)])
+    scores = evidence_scores([c.hit("t", n, 1.0) for n in range(40)], InsightParams(session_weight=0.0))
+    assert scores[ordinal] <= 1.0 + 1e-9 and scores[ordinal] > 0.8

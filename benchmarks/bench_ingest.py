@@ -10,8 +10,8 @@ and the +N ingest as fresh `mentorkb ingest` processes (model loading included),
 
     python -m benchmarks.bench_ingest --notes 10000 --work /tmp/mentorkb-bench --cli
 
-`--variant` runs the same measurement with an experimental change patched in (see VARIANTS); the patch
-itself is printed with `--show-patch VARIANT`.
+`--variant sequential` runs the same measurement with `ingest_overlap = false` (embedding not overlapped with
+reading and spaCy), the code before the producer/consumer change; see VARIANTS.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -346,439 +345,30 @@ def corpus_paths(work: Path, notes: int, add: int, seed: int) -> tuple[Path, Pat
     return main, extra
 
 
-# -- experimental variants -------------------------------------------------------------------------------------
-# Each patch is a unified diff against the repository (apply with `patch -p1`); a variant applies some of them,
-# in order, to copies of the modules and runs the benchmark on those copies, so what is measured is exactly the
-# printed diff. `--show-patch NAME` prints one.
-PATCHES: dict[str, str] = {
-    # Skip unchanged files by content hash before parsing them; skip the after-write step when nothing changed;
-    # load the models and the vector index only when a file actually needs them.
-    "unchanged-fast": '''\
---- a/mentorkb/pipeline.py
-+++ b/mentorkb/pipeline.py
-@@ -295,6 +295,14 @@
-     return named[0] if len(named) == 1 else None
-
-
-+def _unchanged_session(src: SourceFile, store: Store) -> str | None:
-+    """Id of the session stored from exactly these bytes, so an unchanged file is skipped before parsing."""
-+    existing = store.session_by_source(src.source)
-+    if existing is not None and existing.content_hash == hashlib.sha256(src.data).hexdigest():
-+        return existing.id
-+    return None
-+
-+
- def _name_parts(p: Person) -> set[str]:
-     parts = {p.name.lower(), p.id.lower()}
-     parts.update(w.lower() for w in p.name.split() if len(w) > 1)
-@@ -341,6 +349,8 @@
-     for done, item in enumerate(files, start=1):
-         if isinstance(item, tuple):
-             report.rejected.append(item)
-+        elif (known := _unchanged_session(item, comps.store)) is not None:
-+            report.unchanged.append(known)
-         else:
-             try:
-                 notes = read_note(
---- a/mentorkb/service.py
-+++ b/mentorkb/service.py
-@@ -10,7 +10,7 @@
- import logging
- import shutil
- from collections import defaultdict
--from collections.abc import Iterable, Iterator, Mapping, Sequence
-+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
- from dataclasses import asdict, dataclass, field
- from datetime import date
- from pathlib import Path
-@@ -240,24 +240,29 @@
-             report = IngestReport()
-             if roster is not None:
-                 pipeline.load_roster(self._components(), Path(roster), report)
--            self._check_embedder()
-             comps = self._components()
-             pipeline.ingest_files(files, comps, defaults=defaults, progress=progress, total=total, report=report)
--            self._after_write(comps)
-+            if report.ingested or report.updated:
-+                self._after_write(comps)
-             return report
-         finally:
-             lock.release()
-
-     def _components(self) -> pipeline.Components:
-+        # Models and the vector index load on first use: an ingest of unchanged files loads none of them.
-         return pipeline.Components(
-             store=self.store,
--            embedder=self.embedder,
--            extractor=self.extractor,
-+            embedder=_Lazy(self._checked_embedder),
-+            extractor=_Lazy(lambda: self.extractor),
-             canon=self._canon_cache(),
--            index=self.index(),
-+            index=_Lazy(self.index),
-             settings=self.settings,
-         )
-
-+    def _checked_embedder(self) -> Embedder:
-+        self._check_embedder()  # before the first vector is made, so a mismatch never reaches the store
-+        return self.embedder
-+
-     def _canon_cache(self) -> TopicCanon:
-         if getattr(self, "_canon", None) is None:
-             self._canon = self.canon()
-@@ -614,6 +619,25 @@
-         return len(lines)
-
-
-+class _Lazy:
-+    """Stands in for a component and loads it on first attribute access (or len())."""
-+
-+    def __init__(self, load: Callable[[], Any]) -> None:
-+        self._load = load
-+        self._target: Any = None
-+
-+    def _get(self) -> Any:
-+        if self._target is None:
-+            self._target = self._load()
-+        return self._target
-+
-+    def __getattr__(self, name: str) -> Any:
-+        return getattr(self._get(), name)
-+
-+    def __len__(self) -> int:
-+        return len(self._get())
-+
-+
- def _without_text(s: Session) -> Session:
-     return _replace_text(s, "")
-
-''',
-    # Embed batch k in a worker thread while batch k+1 is read, segmented and run through spaCy (on top of
-    # unchanged-fast); the store and the index are still written from the calling thread, in order.
-    "overlap": '''\
---- a/mentorkb/pipeline.py
-+++ b/mentorkb/pipeline.py
-@@ -11,6 +11,7 @@
- import re
- import time
- from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-+from concurrent.futures import Future, ThreadPoolExecutor
- from dataclasses import dataclass, field, replace
- from pathlib import Path
- from typing import Any
-@@ -309,13 +310,9 @@
-     return parts
-
-
--def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> None:
--    if not buffer:
--        return
--    texts = [t for item in buffer for t in item.texts]
--    vectors = comps.embedder.encode(texts) if texts else np.zeros((0, comps.embedder.dim), np.float32)
-+def _write(batch: list[_Prepared], vectors: np.ndarray, comps: Components, report: IngestReport) -> None:
-     offset = 0
--    for item in buffer:
-+    for item in batch:
-         n = len(item.passages)
-         vecs = vectors[offset : offset + n]
-         offset += n
-@@ -327,7 +324,33 @@
-             comps.index.add(np.asarray(ids, dtype=np.int64), vecs)
-         report.passages += n
-         (report.updated if item.replaces else report.ingested).append(item.session.id)
--    buffer.clear()
-+
-+
-+class _Batches:
-+    """Embeds one batch in a worker thread while the caller prepares the next; writes happen in the caller.
-+
-+    torch releases the GIL while it computes, so on a small machine the embedding of batch k overlaps
-+    reading, segmenting and spaCy of batch k+1. The store and the index are only touched from the calling
-+    thread, in batch order, so transactions never interleave.
-+    """
-+
-+    def __init__(self, comps: Components, report: IngestReport, pool: ThreadPoolExecutor) -> None:
-+        self.comps, self.report, self.pool = comps, report, pool
-+        self.pending: tuple[list[_Prepared], Future[np.ndarray]] | None = None
-+
-+    def submit(self, batch: list[_Prepared]) -> None:
-+        """Write the batch submitted before (waiting for its vectors), then start embedding this one."""
-+        self.drain()
-+        if batch:
-+            texts = [t for item in batch for t in item.texts]
-+            self.pending = (batch, self.pool.submit(self.comps.embedder.encode, texts))
-+
-+    def drain(self) -> None:
-+        """Write the batch being embedded, if any."""
-+        if self.pending is not None:
-+            batch, vectors = self.pending
-+            self.pending = None
-+            _write(batch, vectors.result(), self.comps, self.report)
-
-
- def ingest_files(
-@@ -344,6 +367,24 @@
-     started = time.perf_counter()
-     people = _People(comps.store, report)
-     batch_ids: dict[str, str] = {}
-+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mentorkb-embed") as pool:
-+        batches = _Batches(comps, report, pool)
-+        _ingest_loop(files, comps, defaults, progress, total, report, people, batch_ids, batches)
-+    report.seconds = time.perf_counter() - started
-+    return report
-+
-+
-+def _ingest_loop(
-+    files: Iterable[SourceFile | tuple[str, str]],
-+    comps: Components,
-+    defaults: Mapping[str, Any] | None,
-+    progress: Progress | None,
-+    total: int,
-+    report: IngestReport,
-+    people: _People,
-+    batch_ids: dict[str, str],
-+    batches: _Batches,
-+) -> None:
-     buffer: list[_Prepared] = []
-     buffered = 0
-     for done, item in enumerate(files, start=1):
-@@ -363,13 +404,12 @@
-                 buffer.extend(prepared)
-                 buffered += sum(len(p.passages) for p in prepared)
-                 if buffered >= 256:
--                    _flush(buffer, comps, report)
--                    buffered = 0
-+                    batches.submit(buffer)
-+                    buffer, buffered = [], 0
-         if progress:
-             progress(item[0] if isinstance(item, tuple) else item.source, done, total)
--    _flush(buffer, comps, report)
--    report.seconds = time.perf_counter() - started
--    return report
-+    batches.submit(buffer)
-+    batches.drain()
-
-
- def count_files(paths: Sequence[Path | str]) -> int:
-''',
-    # Query side: read every session and its topics in two queries (not two per session) and keep per-person
-    # statistics per viewer and topic labels per store generation, instead of recomputing them on every question.
-    "query-fast": '''\
---- a/index/store.py
-+++ b/index/store.py
-@@ -72,6 +72,10 @@
-     PRIMARY KEY (namespace, key));
- """
-
-+_SESSION_COLUMNS_NO_TEXT = (
-+    "id, date, title, type, visibility, tags, source, content_hash, '' AS text, first_line, is_transcript, ingested_at"
-+)
-+
- # English words that carry no topical weight; kept out of FTS queries so "how do I ..." does not match everything.
- _STOP = frozenset(
-     [
-@@ -248,7 +252,8 @@
-     def find_person(self, ref: str) -> Person | None: ...
-     def session(self, session_id: str) -> Session | None: ...
-     def session_by_source(self, source: str) -> Session | None: ...
--    def sessions(self) -> list[Session]: ...
-+    def sessions(self, *, with_text: bool = True) -> list[Session]: ...
-+    def session_topics(self) -> dict[str, set[str]]: ...
-     def replace_session(
-         self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None,
-         search_texts: Sequence[str] | None = None,
-@@ -407,12 +412,13 @@
-         return None
-
-     # -- sessions -----------------------------------------------------------------------------------------------
--    def _session(self, row: sqlite3.Row) -> Session:
--        roles: dict[str, list[str]] = {"mentor": [], "mentee": [], "participant": []}
--        for r in self._db.execute(
--            "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
--        ):
--            roles[r["role"]].append(r["person_id"])
-+    def _session(self, row: sqlite3.Row, roles: dict[str, list[str]] | None = None) -> Session:
-+        if roles is None:
-+            roles = {"mentor": [], "mentee": [], "participant": []}
-+            for r in self._db.execute(
-+                "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
-+            ):
-+                roles[r["role"]].append(r["person_id"])
-         return Session(
-             id=row["id"],
-             date=date.fromisoformat(row["date"]),
-@@ -440,9 +446,27 @@
-         row = self._db.execute("SELECT * FROM sessions WHERE source=?", (source,)).fetchone()
-         return self._session(row) if row else None
-
--    def sessions(self) -> list[Session]:
--        """All sessions, newest first."""
--        return [self._session(r) for r in self._db.execute("SELECT * FROM sessions ORDER BY date DESC, id")]
-+    def sessions(self, *, with_text: bool = True) -> list[Session]:
-+        """All sessions, newest first, in two queries (with_text=False leaves `text` empty: statistics need none)."""
-+        roles: dict[str, dict[str, list[str]]] = {}
-+        for sid, pid, role in self._db.execute(
-+            "SELECT session_id, person_id, role FROM session_people ORDER BY session_id, position"
-+        ):
-+            roles.setdefault(sid, {"mentor": [], "mentee": [], "participant": []})[role].append(pid)
-+        cols = "*" if with_text else _SESSION_COLUMNS_NO_TEXT
-+        return [
-+            self._session(r, roles.get(r["id"], {"mentor": [], "mentee": [], "participant": []}))
-+            for r in self._db.execute(f"SELECT {cols} FROM sessions ORDER BY date DESC, id")
-+        ]
-+
-+    def session_topics(self) -> dict[str, set[str]]:
-+        """Every session's passage topics, in one query (per-person statistics need them for all sessions)."""
-+        out: dict[str, set[str]] = {}
-+        for sid, topic in self._db.execute(
-+            "SELECT DISTINCT passages.session_id, j.value FROM passages, json_each(passages.topics) AS j"
-+        ):
-+            out.setdefault(sid, set()).add(topic)
-+        return out
-
-     def replace_session(
-         self,
---- a/mentorkb/service.py
-+++ b/mentorkb/service.py
-@@ -375,7 +375,12 @@
-         return self._labels().get(topic_id, topic_id)
-
-     def _labels(self) -> dict[str, str]:
--        return {t.id: t.label for t in self.store.topics()}
-+        # Read once per store generation: at 1M passages the topic table has tens of thousands of rows.
-+        gen = self.store.generation()
-+        cached = getattr(self, "_labels_cache", None)
-+        if cached is None or cached[0] != gen:
-+            cached = self._labels_cache = (gen, {t.id: t.label for t in self.store.topics()})
-+        return cached[1]
-
-     def question_topics(self, question: str) -> list[str]:
-         """Canonical topics mentioned in a question."""
-@@ -410,20 +415,30 @@
-
-     def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
-         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
--        key = (self.store.generation(), viewer)
--        cache = getattr(self, "_pstats", {})
--        if key in cache:
--            return cache[key]
-+        gen = self.store.generation()
-+        if getattr(self, "_pstats_gen", None) != gen:
-+            # Sessions and their topics are read in two queries once per generation, not once per viewer
-+            # (and not one query per session): on a shared app each asker is a new viewer.
-+            self._pstats_gen, self._pstats, self._session_facts = gen, {}, None
-+        if viewer in self._pstats:
-+            return self._pstats[viewer]
-+        if self._session_facts is None:
-+            canon = self._canon_cache()
-+            ids: dict[str, str] = {}
-+            topics_of = self.store.session_topics()
-+            facts = []
-+            for s in self.store.sessions(with_text=False):
-+                raw = topics_of.get(s.id, set()) | set(s.tags)
-+                topics = {ids[t] if t in ids else ids.setdefault(t, canon.canonical(t)) for t in raw}
-+                topics.discard("")
-+                facts.append((s, topics))
-+            self._session_facts = facts
-         stats: dict[str, PersonStats] = defaultdict(PersonStats)
-         today = date.today()
--        for s in access.known(self.store.sessions(), viewer):
--            readable = access.can_read_text(s, viewer)
--            topics = set()
--            if readable:
--                canon = self._canon_cache()
--                topics = {canon.canonical(t) for p in self.store.session_passages(s.id) for t in p.topics}
--                topics |= {canon.canonical(t) for t in s.tags}
--                topics.discard("")
-+        for s, session_topics in self._session_facts:
-+            if not access.can_know_exists(s, viewer):
-+                continue
-+            topics = session_topics if access.can_read_text(s, viewer) else set()
-             teachers = s.mentors or s.participants
-             for pid in teachers:
-                 st = stats[pid]
-@@ -436,8 +451,10 @@
-                 st = stats[pid]
-                 st.learned_topics |= topics
-                 st.last_active = max(st.last_active or s.date, s.date)
--        self._pstats = {key: dict(stats)}
--        return self._pstats[key]
-+        if len(self._pstats) >= 64:  # a few dozen recent askers; each entry is one dict per person
-+            self._pstats.pop(next(iter(self._pstats)))
-+        self._pstats[viewer] = dict(stats)
-+        return self._pstats[viewer]
-
-     def weights(self) -> RankWeights:
-         """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""
-''',
+# -- variants -----------------------------------------------------------------------------------------------
+# A variant is the same code with some settings changed (as MENTORKB_* environment variables, so CLI child
+# processes see them too): what is measured is main, with the variant's settings.
+VARIANTS: dict[str, dict[str, str]] = {
+    "baseline": {},
+    "sequential": {"MENTORKB_INGEST_OVERLAP": "false"},  # no embedding in the background (before the overlap)
 }
-VARIANTS: dict[str, tuple[str, ...]] = {
-    "baseline": (),
-    "unchanged-fast": ("unchanged-fast",),
-    "overlap": ("unchanged-fast", "overlap"),
-    "query-fast": ("query-fast",),
-}
-PATCHED_MODULES = ("index/store.py", "mentorkb/pipeline.py", "mentorkb/service.py")  # in import order
-
-
-def patch_text(name: str) -> str:
-    """A patch as `patch -p1` / `git apply` read it (blank context lines are stored without their space)."""
-    return "".join(" \n" if line == "\n" else line for line in PATCHES[name].splitlines(keepends=True))
-
-
-def patched_sources(patches: Sequence[str]) -> dict[str, str]:
-    """Source text of each patched module after applying the named patches in order (SystemExit if one fails)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for rel in PATCHED_MODULES:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(REPO / rel, root / rel)
-        for name in patches:
-            proc = subprocess.run(
-                ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch", "-d", str(root)],
-                input=patch_text(name),
-                text=True,
-                capture_output=True,
-            )
-            if proc.returncode != 0:
-                raise SystemExit(
-                    f"patch {name!r} no longer applies to {', '.join(PATCHED_MODULES)} "
-                    f"(they changed since it was written):\n{proc.stdout}{proc.stderr}"
-                )
-        return {rel: (root / rel).read_text(encoding="utf-8") for rel in PATCHED_MODULES}
 
 
 @contextmanager
 def variant(name: str) -> Iterator[None]:
-    """Swap in patched copies of mentorkb.pipeline and mentorkb.service for the block ("baseline" = none)."""
-    import importlib
-    import importlib.util
-
+    """Set the variant's settings for the block ("baseline" = the defaults)."""
     if name not in VARIANTS:
         raise SystemExit(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-    if not VARIANTS[name]:
-        yield
-        return
-    sources = patched_sources(VARIANTS[name])
-    names = [rel.removesuffix(".py").replace("/", ".") for rel in PATCHED_MODULES]
-    for modname in names:
-        importlib.import_module(modname)  # the originals first, so they can be put back
-    saved = {m: sys.modules[m] for m in names}
+    saved = {k: os.environ.get(k) for k in VARIANTS[name]}
+    os.environ.update(VARIANTS[name])
     try:
-        for rel, modname in zip(PATCHED_MODULES, names):  # in import order: each sees the patched ones before it
-            spec = importlib.util.spec_from_loader(modname, loader=None, origin=str(REPO / rel))
-            module = importlib.util.module_from_spec(spec)
-            module.__file__ = str(REPO / rel)
-            sys.modules[modname] = module
-            package, _, attr = modname.rpartition(".")
-            setattr(sys.modules[package], attr, module)
-            exec(compile(sources[rel], f"{REPO / rel} ({name})", "exec"), module.__dict__)  # noqa: S102
         yield
     finally:
-        for modname, module in saved.items():
-            sys.modules[modname] = module
-            package, _, attr = modname.rpartition(".")
-            setattr(sys.modules[package], attr, module)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def load_line() -> str:
@@ -819,11 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--reuse", action="store_true", help="skip the fresh ingest when its knowledge base exists")
     ap.add_argument("--cli", action="store_true", help="also time re-ingest and +N as fresh CLI processes")
-    ap.add_argument("--show-patch", choices=sorted(PATCHES), help="print one patch (a unified diff) and exit")
     args = ap.parse_args(argv)
-    if args.show_patch:
-        print(patch_text(args.show_patch), end="")
-        return 0
 
     corpus, extra = corpus_paths(args.work, args.notes, args.add, args.seed)
     kb_dir = args.work / f"kb-ingest-{args.notes}-s{args.seed}-{args.variant}"
@@ -877,9 +463,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             kb.close()
-            start = time.perf_counter()
-            bulk_ingest(kb_dir, corpus, kb.embedder, seed=args.seed)
-            print(f"bulk-built the {args.notes}-note knowledge base in {time.perf_counter() - start:.0f} s", flush=True)
+            bulk = args.work / f"kb-bulk-{args.notes}-s{args.seed}"  # shared by every variant: it is only input
+            if not (bulk / ".built").exists():
+                shutil.rmtree(bulk, ignore_errors=True)
+                start = time.perf_counter()
+                bulk_ingest(bulk, corpus, kb.embedder, seed=args.seed)
+                (bulk / ".built").touch()
+                print(f"bulk-built the {args.notes}-note knowledge base in {time.perf_counter() - start:.0f} s")
+            shutil.rmtree(kb_dir, ignore_errors=True)
+            shutil.copytree(bulk, kb_dir)
             kb = open_real_kb(kb_dir, embedder=kb.embedder, extractor=kb.extractor)
         if fresh:
             shutil.copytree(kb_dir, snapshot)

@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--real-up-to", type=int, default=REAL_UP_TO, help="largest size built with the real models")
     ap.add_argument("--add", type=int, default=100, help="notes ingested in the ingest mode")
     ap.add_argument("--modes", default=",".join(MODES))
-    ap.add_argument("--variant", default="baseline", help=f"an experimental patch set: {', '.join(VARIANTS)}")
+    ap.add_argument("--variant", default="baseline", help=f"a settings variant: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
 
     print(load_line())

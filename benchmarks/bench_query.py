@@ -256,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--repeats", type=int, default=3, help="passes over the 20 demo questions per kind")
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--variant", default="baseline", help=f"an experimental patch set: {', '.join(VARIANTS)}")
+    ap.add_argument("--questions", type=int, default=0, help="use only the first N demo questions (0 = all 20)")
+    ap.add_argument("--variant", default="baseline", help=f"a settings variant: {', '.join(VARIANTS)}")
     args = ap.parse_args(argv)
     with variant(args.variant):
         return run(args)
@@ -265,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Build (or reuse) each size, then measure latency and recall (inside the chosen variant)."""
     print(f"variant {args.variant}; {load_line()}", flush=True)
-    questions = load_questions()
+    questions = load_questions()[: args.questions or None]
     probe = open_real_kb(args.work / "kb-probe")  # also applies $MENTORKB_BENCH_INDEX_BACKEND
     embedder, extractor = probe.embedder, probe.extractor  # loaded once, shared by every size
     probe.close()

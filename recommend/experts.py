@@ -15,11 +15,11 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
-from models import Evidence, Person, Recommendation, Relation, Role, Session, Viewer
+from models import Evidence, Person, Recommendation, Relation, Role, Session, Viewer, Visibility
 from recommend.access import can_read_text, known, shown_text
 from recommend.retrieval import Hit
 
@@ -84,19 +84,62 @@ def build_stats(
     """
     stats: dict[str, PersonStats] = defaultdict(PersonStats)
     for s in known(sessions, viewer):
-        topics = topics_of(s) if can_read_text(s, viewer) else set()
-        for pid in s.mentors or s.participants:
-            st = stats[pid]
-            st.taught_sessions += 1
-            st.taught_topics |= topics
-            st.last_active = max(st.last_active or s.date, s.date)
-            if (today - s.date).days <= RECENT_MENTEE_DAYS:
-                st.current_mentees.update(s.mentees)
-        for pid in s.mentees:
-            st = stats[pid]
-            st.learned_topics |= topics
-            st.last_active = max(st.last_active or s.date, s.date)
+        _count(stats.__getitem__, s, topics_of(s) if can_read_text(s, viewer) else set(), today=today)
     return dict(stats)
+
+
+def _count(
+    entry: Callable[[str], PersonStats], s: Session, topics: set[str], *, today: date, topics_only: bool = False
+) -> None:
+    """Add one session to the statistics (`topics_only`: it is counted already, add only its topics)."""
+    for pid in s.mentors or s.participants:
+        st = entry(pid)
+        st.taught_topics |= topics
+        if topics_only:
+            continue
+        st.taught_sessions += 1
+        st.last_active = max(st.last_active or s.date, s.date)
+        if (today - s.date).days <= RECENT_MENTEE_DAYS:
+            st.current_mentees.update(s.mentees)
+    for pid in s.mentees:
+        st = entry(pid)
+        st.learned_topics |= topics
+        if not topics_only:
+            st.last_active = max(st.last_active or s.date, s.date)
+
+
+def stats_for_participant(
+    base: Mapping[str, PersonStats],
+    own: Iterable[Session],
+    topics_of: Callable[[Session], set[str]],
+    *,
+    today: date,
+) -> dict[str, PersonStats]:
+    """A participant's statistics from those of an anonymous viewer (`build_stats(..., Viewer(None))`).
+
+    `own` are the sessions the participant takes part in. Only their non-programme ones differ: a topics-only
+    session is counted in `base` already and now also gives its topics; a private one is new. People those
+    sessions touch get a copy of their entry, so `base` is never changed (every viewer shares it).
+    """
+    stats = dict(base)
+    copied: set[str] = set()
+
+    def entry(pid: str) -> PersonStats:
+        if pid not in copied:
+            copied.add(pid)
+            old = stats.get(pid, PersonStats())
+            stats[pid] = replace(
+                old,
+                taught_topics=set(old.taught_topics),
+                learned_topics=set(old.learned_topics),
+                current_mentees=set(old.current_mentees),
+            )
+        return stats[pid]
+
+    for s in own:
+        if s.visibility is not Visibility.PROGRAM:
+            _count(entry, s, topics_of(s), today=today, topics_only=s.visibility is Visibility.TOPICS_ONLY)
+    return stats
 
 
 def relation(candidate: Person, asker: Person | None, peer_band: int = 0) -> Relation:

@@ -113,3 +113,26 @@ def test_query_log_keeps_identity_only_when_given(store):
     log = store.query_log()
     assert [r["asker"] for r in log] == [None, "ben"]
     assert log[0]["topics"] == ["budgeting"]
+
+
+def test_all_sessions_read_in_bulk_match_one_by_one_and_can_leave_text_out(store):
+    from dataclasses import replace
+
+    store.replace_session(_session(), _passages("s1", ["Zero-based budgeting"]), None)
+    group = replace(_session("s2", "notes/s2.md"), mentors=(), mentees=(), participants=("ben", "ana"))
+    store.replace_session(group, _passages("s2", ["Pairing"]), None)
+    bulk = store.sessions()
+    assert bulk == [store.session(s.id) for s in bulk] and len(bulk) == 2
+    assert bulk[1].participants == ("ben", "ana")
+    light = store.sessions(with_text=False)
+    assert [s.text for s in light] == ["", ""]
+    assert [replace(s, text="") for s in bulk] == light
+
+
+def test_passage_topics_by_session_reads_every_passages_topics(store):
+    from dataclasses import replace
+
+    passages = [replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("budget", "forecast"), ("budget",)])]
+    store.replace_session(_session(), passages, None)
+    store.replace_session(_session("s2", "notes/s2.md"), _passages("s2", ["c"]), None)
+    assert store.passage_topics_by_session() == {"s1": {"budget", "forecast"}}

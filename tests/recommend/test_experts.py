@@ -13,6 +13,7 @@ from recommend.experts import (
     PersonStats,
     RankWeights,
     build_stats,
+    stats_for_participant,
     passage_relevance,
     rank_experts,
     reference_date,
@@ -289,6 +290,36 @@ def test_build_stats_counts_private_sessions_only_for_their_participants():
     assert insider["ana"].taught_topics == {"budgeting", "acquisition"}
     assert insider["ana"].current_mentees == {"ben", "cho", "dev"}
     assert insider["cho"].learned_topics == {"acquisition"}
+
+
+def test_a_participants_statistics_from_the_shared_ones_equal_a_full_count_for_every_viewer():
+    import random
+
+    rng = random.Random(7)
+    names = ["ana", "ben", "cho", "dev", "eve", "fay"]
+    sessions = []
+    for n in range(60):
+        a, b, c = rng.sample(names, 3)
+        group = rng.random() < 0.3
+        sessions.append(
+            session(
+                f"s{n}",
+                mentors=() if group else (a,),
+                mentees=() if group else (b,),
+                participants=(a, b, c) if group else (),
+                visibility=rng.choice(list(Visibility)),
+                when=date(2025, 1 + n % 5, 1 + n % 28),
+            )
+        )
+    topics = {s.id: {f"topic {rng.randrange(12)}", f"topic {rng.randrange(12)}"} for s in sessions}
+    shared = build_stats(sessions, Viewer(None), lambda s: topics[s.id], today=TODAY)
+    frozen = {pid: (st.taught_sessions, set(st.taught_topics)) for pid, st in shared.items()}
+    for pid in names:
+        own = [s for s in sessions if pid in s.people]
+        fast = stats_for_participant(shared, own, lambda s: topics[s.id], today=TODAY)
+        full = build_stats(sessions, Viewer(pid), lambda s: topics[s.id], today=TODAY)
+        assert fast == full, pid
+    assert {pid: (st.taught_sessions, st.taught_topics) for pid, st in shared.items()} == frozen  # never changed
 
 
 def test_weights_map_one_to_one_onto_documented_settings():

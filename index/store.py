@@ -267,6 +267,7 @@ class Store(Protocol):
     def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]: ...
     def upsert_topics(self, topics: Iterable[Topic]) -> None: ...
     def topics(self) -> list[Topic]: ...
+    def topics_version(self) -> int: ...
     def log_query(self, kind: str, question: str, topics: Sequence[str], asker: str | None) -> None: ...
     def query_log(self) -> list[dict]: ...
     def kv_get(self, namespace: str, key: str) -> str | None: ...
@@ -630,12 +631,21 @@ class SQLiteStore:
 
     # -- topics, query log, key-value ---------------------------------------------------------------------------
     def upsert_topics(self, topics: Iterable[Topic]) -> None:
-        """Insert or update canonical topics."""
+        """Insert or update canonical topics (and bump `topics_version`, so readers know their labels are stale)."""
         with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta VALUES ('topics_version', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
             db.executemany(
                 "INSERT OR REPLACE INTO topics VALUES (?,?,?)",
                 [(t.id, t.label, json.dumps(list(t.aliases))) for t in topics],
             )
+
+    def topics_version(self) -> int:
+        """A counter bumped by every change to the topic table."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='topics_version'").fetchone()
+        return int(row[0]) if row else 0
 
     def topics(self) -> list[Topic]:
         """All canonical topics."""

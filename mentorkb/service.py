@@ -405,7 +405,12 @@ class KnowledgeBase:
         return self._labels().get(topic_id, topic_id)
 
     def _labels(self) -> dict[str, str]:
-        return {t.id: t.label for t in self.store.topics()}
+        """Topic id -> label, read again only when the topic table changed (a large knowledge base has 10k+)."""
+        version = self.store.topics_version()
+        cached = getattr(self, "_labels_cache", None)
+        if cached is None or cached[0] != version:
+            cached = self._labels_cache = (version, {t.id: t.label for t in self.store.topics()})
+        return cached[1]
 
     def question_topics(self, question: str) -> list[str]:
         """Canonical topics mentioned in a question."""

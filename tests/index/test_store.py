@@ -136,3 +136,13 @@ def test_passage_topics_by_session_reads_every_passages_topics(store):
     store.replace_session(_session(), passages, None)
     store.replace_session(_session("s2", "notes/s2.md"), _passages("s2", ["c"]), None)
     assert store.passage_topics_by_session() == {"s1": {"budget", "forecast"}}
+
+
+def test_every_change_to_the_topic_table_bumps_its_version(store):
+    from models import Topic
+
+    before = store.topics_version()
+    store.upsert_topics([Topic("budget", "Budget", ("budget",))])
+    store.upsert_topics([Topic("budget", "Budgeting", ("budget",))])
+    assert store.topics_version() == before + 2
+    assert [t.label for t in store.topics()] == ["Budgeting"]

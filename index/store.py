@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -249,7 +250,7 @@ class Store(Protocol):
     def session(self, session_id: str) -> Session | None: ...
     def session_by_source(self, source: str) -> Session | None: ...
     def sessions(self, *, with_text: bool = True) -> list[Session]: ...
-    def passage_topics_by_session(self) -> dict[str, set[str]]: ...
+    def passage_topics_by_session(self, normalise: Callable[[str], str] | None = None) -> dict[str, set[str]]: ...
     def replace_session(
         self,
         session: Session,
@@ -289,15 +290,20 @@ class SQLiteStore:
                     fix="run `mentorkb ingest PATH` first (or pass --kb DIR)",
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + 30.0
         try:
-            self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA busy_timeout = 30000")
-            if str(path) != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = NORMAL")
-            self._init_schema()
+            while True:
+                self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+                try:
+                    self._open()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # Two processes opening a brand-new file at once: switching it to WAL needs a moment alone,
+                    # and SQLite answers "locked" at once instead of waiting. Try again; never for long.
+                    self._db.close()
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"cannot open the knowledge-base database: {exc}",
@@ -306,6 +312,15 @@ class SQLiteStore:
             ) from exc
 
     # -- housekeeping -------------------------------------------------------------------------------------------
+    def _open(self) -> None:
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if str(self.path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+        self._init_schema()
+
     def _init_schema(self) -> None:
         row = None
         try:
@@ -318,7 +333,7 @@ class SQLiteStore:
                 source=str(self.path),
                 fix="export with the mentorkb that wrote it, then ingest the export into a new --kb",
             )
-        self._db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+        self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")  # waits for a writer, never a stale snapshot
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
@@ -461,20 +476,24 @@ class SQLiteStore:
             for r in self._db.execute(f"SELECT {cols} FROM sessions ORDER BY date DESC, id")  # noqa: S608
         ]
 
-    def passage_topics_by_session(self) -> dict[str, set[str]]:
-        """Every session's raw passage topics, in one query that reads no passage text.
+    def passage_topics_by_session(self, normalise: Callable[[str], str] | None = None) -> dict[str, set[str]]:
+        """Every session's passage topics, in one query that reads no passage text.
 
-        Parsed in Python, each distinct topic list once: at 1M passages this takes 7 s where SQLite's
-        `DISTINCT ... json_each` took 34 s.
+        `normalise` (e.g. to canonical topics) is applied once per distinct phrase. Parsed in Python, each
+        distinct topic list once: at 1M passages this takes seconds where SQLite's `DISTINCT ... json_each` took 34 s.
         """
         out: dict[str, set[str]] = {}
-        parsed: dict[str, list[str]] = {}
+        parsed: dict[str, tuple[str, ...]] = {}
+        mapped: dict[str, str] = {}
         for sid, raw in self._db.execute("SELECT session_id, topics FROM passages"):
             if raw == "[]":
                 continue
             topics = parsed.get(raw)
             if topics is None:
-                topics = parsed[raw] = json.loads(raw)
+                phrases = json.loads(raw)
+                if normalise is not None:
+                    phrases = [mapped[t] if t in mapped else mapped.setdefault(t, normalise(t)) for t in phrases]
+                topics = parsed[raw] = tuple(phrases)
             out.setdefault(sid, set()).update(topics)
         return out
 

@@ -497,11 +497,7 @@ class KnowledgeBase:
             return cached[1]
         canon = self._canon_cache()
         out: dict[str, set[str]] = defaultdict(set)
-        by_session = self.store.passage_topics_by_session()
-        # Each distinct phrase is canonicalised once; a session's set is then mapped in C (11M phrases at 1M).
-        canonical = {t: canon.canonical(t) for t in set().union(*by_session.values())}
-        for sid, raw in by_session.items():
-            out[sid].update(map(canonical.__getitem__, raw))
+        out.update(self.store.passage_topics_by_session(canon.canonical))
         for s in self._session_index().values():
             out[s.id].update(canon.canonical(t) for t in s.tags)
         for topics in out.values():

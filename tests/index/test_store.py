@@ -146,3 +146,18 @@ def test_every_change_to_the_topic_table_bumps_its_version(store):
     store.upsert_topics([Topic("budget", "Budgeting", ("budget",))])
     assert store.topics_version() == before + 2
     assert [t.label for t in store.topics()] == ["Budgeting"]
+
+
+def test_passage_topics_can_be_normalised_once_per_phrase(store):
+    from dataclasses import replace
+
+    passages = [replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("Budgets", "forecast"), ("budgets",)])]
+    store.replace_session(_session(), passages, None)
+    calls = []
+
+    def lower(t: str) -> str:
+        calls.append(t)
+        return t.lower()
+
+    assert store.passage_topics_by_session(lower) == {"s1": {"budgets", "forecast"}}
+    assert sorted(calls) == ["Budgets", "budgets", "forecast"]

@@ -250,7 +250,7 @@ class Store(Protocol):
     def session(self, session_id: str) -> Session | None: ...
     def session_by_source(self, source: str) -> Session | None: ...
     def sessions(self, *, with_text: bool = True) -> list[Session]: ...
-    def passage_topics_by_session(self, normalise: Callable[[str], str] | None = None) -> dict[str, set[str]]: ...
+    def iter_passage_topics(self, normalise: Callable[[str], str] | None = None) -> Iterator[tuple[str, set[str]]]: ...
     def replace_session(
         self,
         session: Session,
@@ -476,26 +476,23 @@ class SQLiteStore:
             for r in self._db.execute(f"SELECT {cols} FROM sessions ORDER BY date DESC, id")  # noqa: S608
         ]
 
-    def passage_topics_by_session(self, normalise: Callable[[str], str] | None = None) -> dict[str, set[str]]:
-        """Every session's passage topics, in one query that reads no passage text.
-
-        `normalise` (e.g. to canonical topics) is applied once per distinct phrase. Parsed in Python, each
-        distinct topic list once: at 1M passages this takes seconds where SQLite's `DISTINCT ... json_each` took 34 s.
-        """
-        out: dict[str, set[str]] = {}
-        parsed: dict[str, tuple[str, ...]] = {}
+    def iter_passage_topics(self, normalise: Callable[[str], str] | None = None) -> Iterator[tuple[str, set[str]]]:
+        """(session id, its passages' topics) for one session at a time, so that all of them are never in memory
+        at once; `normalise` is applied once per distinct phrase."""
         mapped: dict[str, str] = {}
-        for sid, raw in self._db.execute("SELECT session_id, topics FROM passages"):
+        current: str | None = None
+        topics: set[str] = set()
+        for sid, raw in self._db.execute("SELECT session_id, topics FROM passages ORDER BY session_id"):
+            if sid != current:
+                if current is not None and topics:
+                    yield current, topics
+                current, topics = sid, set()
             if raw == "[]":
                 continue
-            topics = parsed.get(raw)
-            if topics is None:
-                phrases = json.loads(raw)
-                if normalise is not None:
-                    phrases = [mapped[t] if t in mapped else mapped.setdefault(t, normalise(t)) for t in phrases]
-                topics = parsed[raw] = tuple(phrases)
-            out.setdefault(sid, set()).update(topics)
-        return out
+            for t in json.loads(raw):
+                topics.add(t if normalise is None else mapped[t] if t in mapped else mapped.setdefault(t, normalise(t)))
+        if current is not None and topics:
+            yield current, topics
 
     def _session_columns(self) -> list[str]:
         return [r[1] for r in self._db.execute("PRAGMA table_info(sessions)")]

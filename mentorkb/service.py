@@ -38,7 +38,14 @@ from models import (
     Visibility,
 )
 from recommend import access
-from recommend.experts import PersonStats, RankWeights, build_stats, rank_experts, stats_for_participant
+from recommend.experts import (
+    PersonStats,
+    RankWeights,
+    add_topics,
+    build_stats,
+    rank_experts,
+    stats_for_participant,
+)
 from recommend.insights import InsightFilters, search_insights
 from recommend.retrieval import Hit, rrf
 
@@ -445,28 +452,49 @@ class KnowledgeBase:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
         gen = self.store.generation()
         if getattr(self, "_pstats_gen", None) != gen:
-            self._pstats_gen, self._pstats = gen, {}
+            self._pstats_gen, self._pstats, self._pstats_anyone = gen, {}, None
         if viewer in self._pstats:
             return self._pstats[viewer]
-        topics = self.session_topics()
-        sessions = self._session_index().values()
         today = date.today()
         if viewer.operator:
-            stats = build_stats(sessions, viewer, lambda s: topics.get(s.id, set()), today=today)
+            stats, _ = self._stats_with_topics(viewer, today)
         else:
             # What every programme member sees, computed once per generation; a member adds only the
             # topics-only and private sessions they take part in (a few), not a pass over every session.
-            anyone = Viewer(None)
-            if anyone not in self._pstats:
-                self._pstats[anyone] = build_stats(sessions, anyone, lambda s: topics.get(s.id, set()), today=today)
-            stats = self._pstats[anyone]
+            if self._pstats_anyone is None:
+                self._pstats_anyone = self._stats_with_topics(Viewer(None), today)
+            stats, restricted_topics = self._pstats_anyone
             if viewer.person_id is not None:
                 own = self._restricted_sessions().get(viewer.person_id, [])
-                stats = stats_for_participant(stats, own, lambda s: topics.get(s.id, set()), today=today)
+                stats = stats_for_participant(stats, own, lambda s: restricted_topics.get(s.id, set()), today=today)
         if len(self._pstats) >= _PSTATS_VIEWERS:  # on a shared app every asker is another viewer
             self._pstats.pop(next(iter(self._pstats)))
         self._pstats[viewer] = stats
         return stats
+
+    def _stats_with_topics(self, viewer: Viewer, today: date) -> tuple[dict[str, PersonStats], dict[str, set[str]]]:
+        """A viewer's statistics, their topics streamed one session at a time (all sessions' topic sets are never
+        in memory together: at 1M passages they were most of a GiB); and the canonical topics of topics-only and
+        private sessions, which participants add to the shared statistics."""
+        sessions = self._session_index()
+        canon = self._canon_cache()
+        stats = build_stats(sessions.values(), viewer, lambda s: set(), today=today)
+        restricted: dict[str, set[str]] = {}
+
+        def take(s: Session, topics: set[str]) -> None:
+            topics.discard("")
+            if s.visibility is not Visibility.PROGRAM:
+                restricted.setdefault(s.id, set()).update(topics)
+            if access.can_read_text(s, viewer):
+                add_topics(stats, s, topics)
+
+        for sid, topics in self.store.iter_passage_topics(canon.canonical):
+            if (s := sessions.get(sid)) is not None:
+                take(s, topics)
+        for s in sessions.values():
+            if s.tags:
+                take(s, {canon.canonical(t) for t in s.tags})
+        return stats, restricted
 
     def _restricted_sessions(self) -> dict[str, list[Session]]:
         """Each person's topics-only and private sessions, read once per store generation."""
@@ -488,22 +516,6 @@ class KnowledgeBase:
         if cached is None or cached[0] != gen:
             cached = self._sessions_cache = (gen, {s.id: s for s in self.store.sessions(with_text=False)})
         return cached[1]
-
-    def session_topics(self) -> dict[str, set[str]]:
-        """Each session's canonical topics (its passages' topics and its tags), cached per store generation."""
-        gen = self.store.generation()
-        cached = getattr(self, "_topics_by_session", None)
-        if cached is not None and cached[0] == gen:
-            return cached[1]
-        canon = self._canon_cache()
-        out: dict[str, set[str]] = defaultdict(set)
-        out.update(self.store.passage_topics_by_session(canon.canonical))
-        for s in self._session_index().values():
-            out[s.id].update(canon.canonical(t) for t in s.tags)
-        for topics in out.values():
-            topics.discard("")
-        self._topics_by_session = (gen, dict(out))
-        return self._topics_by_session[1]
 
     def weights(self) -> RankWeights:
         """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""

@@ -108,6 +108,11 @@ def _count(
             st.last_active = max(st.last_active or s.date, s.date)
 
 
+def add_topics(stats: dict[str, PersonStats], session: Session, topics: set[str]) -> None:
+    """Add a session's topics to statistics that already count it (built with no topics for it)."""
+    _count(lambda pid: stats.setdefault(pid, PersonStats()), session, topics, today=date.min, topics_only=True)
+
+
 def stats_for_participant(
     base: Mapping[str, PersonStats],
     own: Iterable[Session],

@@ -15,9 +15,18 @@ from models import Passage, Person, Session, SessionType, Visibility
 
 def _session(sid: str = "s1", source: str = "notes/s1.md", text: str = "Budgeting tips") -> Session:
     return Session(
-        id=sid, date=date(2025, 3, 14), title="Budget basics", type=SessionType.TRADITIONAL, mentors=("ana",),
-        mentees=("ben",), participants=(), visibility=Visibility.PROGRAM, tags=("budgeting",), source=source,
-        content_hash="h1", text=text,
+        id=sid,
+        date=date(2025, 3, 14),
+        title="Budget basics",
+        type=SessionType.TRADITIONAL,
+        mentors=("ana",),
+        mentees=("ben",),
+        participants=(),
+        visibility=Visibility.PROGRAM,
+        tags=("budgeting",),
+        source=source,
+        content_hash="h1",
+        text=text,
     )
 
 
@@ -129,13 +138,15 @@ def test_all_sessions_read_in_bulk_match_one_by_one_and_can_leave_text_out(store
     assert [replace(s, text="") for s in bulk] == light
 
 
-def test_passage_topics_by_session_reads_every_passages_topics(store):
+def test_passage_topics_come_one_session_at_a_time(store):
     from dataclasses import replace
 
-    passages = [replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("budget", "forecast"), ("budget",)])]
+    passages = [
+        replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("budget", "forecast"), ("budget",)])
+    ]
     store.replace_session(_session(), passages, None)
     store.replace_session(_session("s2", "notes/s2.md"), _passages("s2", ["c"]), None)
-    assert store.passage_topics_by_session() == {"s1": {"budget", "forecast"}}
+    assert list(store.iter_passage_topics()) == [("s1", {"budget", "forecast"})]
 
 
 def test_every_change_to_the_topic_table_bumps_its_version(store):
@@ -151,7 +162,9 @@ def test_every_change_to_the_topic_table_bumps_its_version(store):
 def test_passage_topics_can_be_normalised_once_per_phrase(store):
     from dataclasses import replace
 
-    passages = [replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("Budgets", "forecast"), ("budgets",)])]
+    passages = [
+        replace(p, topics=t) for p, t in zip(_passages("s1", ["a", "b"]), [("Budgets", "forecast"), ("budgets",)])
+    ]
     store.replace_session(_session(), passages, None)
     calls = []
 
@@ -159,5 +172,5 @@ def test_passage_topics_can_be_normalised_once_per_phrase(store):
         calls.append(t)
         return t.lower()
 
-    assert store.passage_topics_by_session(lower) == {"s1": {"budgets", "forecast"}}
+    assert dict(store.iter_passage_topics(lower)) == {"s1": {"budgets", "forecast"}}
     assert sorted(calls) == ["Budgets", "budgets", "forecast"]

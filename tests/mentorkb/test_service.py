@@ -225,3 +225,31 @@ def test_embedding_in_the_background_stores_exactly_what_one_stage_at_a_time_sto
         stored[overlap].append(tuple((i.session_id, i.lines) for i in hits))
         kb.close()
     assert stored[True] == stored[False]
+
+
+def test_shared_statistics_equal_a_full_count_for_every_viewer_of_the_demo(tmp_path):
+    from datetime import date
+
+    from recommend.experts import build_stats
+
+    kb = KnowledgeBase(
+        Settings.load(tmp_path / "kb"),
+        embedder=HashingEmbedder(),
+        extractor=SimpleTopicExtractor(),
+        index_backend="numpy",
+    )
+    assert kb.ingest([DEMO_NOTES], roster=DEMO_NOTES.parent / "people.csv").ok
+    canon = kb._canon_cache()
+    topics: dict[str, set[str]] = {}
+    for p in kb.store.all_passages():
+        topics.setdefault(p.session_id, set()).update(canon.canonical(t) for t in p.topics)
+    for s in kb.store.sessions():
+        topics.setdefault(s.id, set()).update(canon.canonical(t) for t in s.tags)
+        topics[s.id].discard("")
+    sessions = kb.store.sessions()
+    viewers = [Viewer(None), Viewer(None, operator=True)] + [Viewer(p.id) for p in kb.store.people()]
+    assert any(s.visibility.value != "program" for s in sessions)
+    for v in viewers:
+        full = build_stats(sessions, v, lambda s: topics.get(s.id, set()), today=date.today())
+        assert kb.person_stats(v) == full, v
+    kb.close()

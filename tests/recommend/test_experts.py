@@ -13,11 +13,11 @@ from recommend.experts import (
     PersonStats,
     RankWeights,
     build_stats,
-    stats_for_participant,
     passage_relevance,
     rank_experts,
     reference_date,
     relation,
+    stats_for_participant,
     suggest_format,
 )
 from recommend.retrieval import Hit

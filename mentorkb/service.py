@@ -89,7 +89,10 @@ class KnowledgeBase:
         self._index: VectorIndex | None = None
         self._index_generation = -1
         self._index_backend = index_backend
-        self._stats_cache: tuple[int, dict[str, PersonStats]] | None = None
+        self._memo: dict[str, tuple[int, Any]] = {}  # name -> (version it was built for, value); see _cached
+        self._pstats_gen = -1  # person_stats: the generation its caches belong to
+        self._pstats: dict[Viewer, dict[str, PersonStats]] = {}
+        self._pstats_anyone: tuple[dict[str, PersonStats], dict[str, set[str]]] | None = None
         self._writer_lock: Any = None  # the FileLock while this object is writing
 
     @classmethod
@@ -319,7 +322,6 @@ class KnowledgeBase:
         assert idx is not None
         save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
         self._index_generation = self.store.generation()
-        self._stats_cache = None
 
     def remove(self, session_id: str) -> None:
         """Delete one session, its passages and their vectors."""
@@ -336,7 +338,6 @@ class KnowledgeBase:
 
             save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
             self._index_generation = self.store.generation()
-            self._stats_cache = None
         finally:
             self._writer_lock = None
             lock.release()
@@ -411,13 +412,16 @@ class KnowledgeBase:
         """Display label of a canonical topic id."""
         return self._labels().get(topic_id, topic_id)
 
+    def _cached(self, name: str, version: int, build: Callable[[], Any]) -> Any:
+        """The value built for this version of the store (a generation or topics_version), built again when stale."""
+        hit = self._memo.get(name)
+        if hit is None or hit[0] != version:
+            hit = self._memo[name] = (version, build())
+        return hit[1]
+
     def _labels(self) -> dict[str, str]:
         """Topic id -> label, read again only when the topic table changed (a large knowledge base has 10k+)."""
-        version = self.store.topics_version()
-        cached = getattr(self, "_labels_cache", None)
-        if cached is None or cached[0] != version:
-            cached = self._labels_cache = (version, {t.id: t.label for t in self.store.topics()})
-        return cached[1]
+        return self._cached("labels", self.store.topics_version(), lambda: {t.id: t.label for t in self.store.topics()})
 
     def question_topics(self, question: str) -> list[str]:
         """Canonical topics mentioned in a question."""
@@ -451,7 +455,7 @@ class KnowledgeBase:
     def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
         gen = self.store.generation()
-        if getattr(self, "_pstats_gen", None) != gen:
+        if self._pstats_gen != gen:
             self._pstats_gen, self._pstats, self._pstats_anyone = gen, {}, None
         if viewer in self._pstats:
             return self._pstats[viewer]
@@ -498,24 +502,22 @@ class KnowledgeBase:
 
     def _restricted_sessions(self) -> dict[str, list[Session]]:
         """Each person's topics-only and private sessions, read once per store generation."""
-        gen = self.store.generation()
-        cached = getattr(self, "_restricted_cache", None)
-        if cached is None or cached[0] != gen:
+
+        def build() -> dict[str, list[Session]]:
             by_person: dict[str, list[Session]] = defaultdict(list)
             for s in self._session_index().values():
                 if s.visibility is not Visibility.PROGRAM:
                     for pid in dict.fromkeys(s.people):
                         by_person[pid].append(s)
-            cached = self._restricted_cache = (gen, dict(by_person))
-        return cached[1]
+            return dict(by_person)
+
+        return self._cached("restricted", self.store.generation(), build)
 
     def _session_index(self) -> dict[str, Session]:
         """Every session by id, without its text, newest first; read once per store generation."""
-        gen = self.store.generation()
-        cached = getattr(self, "_sessions_cache", None)
-        if cached is None or cached[0] != gen:
-            cached = self._sessions_cache = (gen, {s.id: s for s in self.store.sessions(with_text=False)})
-        return cached[1]
+        return self._cached(
+            "sessions", self.store.generation(), lambda: {s.id: s for s in self.store.sessions(with_text=False)}
+        )
 
     def weights(self) -> RankWeights:
         """Ranking weights from settings (possibly calibrated by `mentorkb calibrate`)."""

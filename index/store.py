@@ -225,16 +225,43 @@ _STOP = frozenset(
     ]
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#.\-]*[A-Za-z0-9+#]|[A-Za-z0-9]")
+# What the unicode61 tokenizer keeps of a query word: "node.js" is the phrase "node" "js" to FTS5.
+_TOKEN = re.compile(r"[a-z0-9]+")
 
 
-def fts_query(text: str) -> str:
-    """Turn free text into a safe FTS5 OR-query of its content words (quoted, so no syntax injection)."""
+def fts_terms(text: str) -> list[str]:
+    """The content words of free text as quoted FTS5 strings (no syntax injection), first occurrence first."""
     terms = []
     for w in _WORD.findall(text.lower()):
         if w in _STOP or len(w) < 2:
             continue
         terms.append('"' + w.replace('"', "") + '"')
-    return " OR ".join(dict.fromkeys(terms))
+    return list(dict.fromkeys(terms))
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 OR-query of its content words."""
+    return " OR ".join(fts_terms(text))
+
+
+def prune_terms(terms: Sequence[str], postings: Sequence[int], budget: int, *, at_least: int = 1) -> list[str]:
+    """The rarest terms whose posting lists together fit `budget`, in query order.
+
+    All terms are kept when they fit together; past the budget the most frequent terms, which add the least to a
+    BM25 score and cost the most to score, are dropped first. The rarest terms are kept regardless until their
+    lists hold `at_least` postings (a word found nowhere must not leave the question without candidates).
+    Ties keep the earlier term.
+    """
+    if sum(postings) <= budget:
+        return list(terms)
+    kept: set[int] = set()
+    total = 0
+    for i in sorted(range(len(terms)), key=lambda i: postings[i]):
+        if total >= at_least and total + postings[i] > budget:
+            break
+        kept.add(i)
+        total += postings[i]
+    return [t for i, t in enumerate(terms) if i in kept]
 
 
 class Store(Protocol):
@@ -265,7 +292,7 @@ class Store(Protocol):
     def vectors_for(self, ids: Sequence[int]) -> dict[int, np.ndarray]: ...
     def all_passages(self) -> list[Passage]: ...
     def set_vectors(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]: ...
+    def lexical_search(self, query: str, k: int, *, posting_budget: int = 0) -> list[tuple[int, float]]: ...
     def upsert_topics(self, topics: Iterable[Topic]) -> None: ...
     def topics(self) -> list[Topic]: ...
     def topics_version(self) -> int: ...
@@ -642,16 +669,67 @@ class SQLiteStore:
             )
             self._bump(db)
 
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """BM25 (FTS5) over passage text: [(passage_id, score)], best first, higher is better."""
-        q = fts_query(query)
-        if not q:
+    def lexical_search(self, query: str, k: int, *, posting_budget: int = 0) -> list[tuple[int, float]]:
+        """BM25 (FTS5) over passage text: [(passage_id, score)], best first, higher is better.
+
+        FTS5 scores every passage that holds any word of the question, so its cost grows with the words' posting
+        lists. Past `posting_budget` passages in total, only passages holding one of the rarest words (those that
+        fit the budget, see `prune_terms`) are candidates, each still scored on every word of the question: the
+        scores are exact, and only passages made of the frequent words alone are left out.
+
+        Args:
+            query: the question as typed.
+            k: how many passages to return.
+            posting_budget: summed posting-list length past which the rarest words choose the candidates;
+                0 searches every passage.
+        """
+        terms = fts_terms(query)
+        if not terms:
             return []
+        if posting_budget <= 0 or len(terms) == 1:
+            return self._bm25(" OR ".join(terms), k)
+        rare = prune_terms(terms, self._postings(terms, posting_budget, k), posting_budget, at_least=k)
+        if len(rare) == len(terms):
+            return self._bm25(" OR ".join(terms), k)
+        either = " OR ".join(rare)
+        frequent = " OR ".join(t for t in terms if t not in rare)
+        # Passages without a frequent word score the same on the rare words alone; the others are scored on all
+        # words by the AND query, which names each word once, so FTS5 weighs it exactly as in the full query.
+        scores = dict(self._bm25(either, k))
+        scores.update(self._bm25(f"({either}) AND ({frequent})", k))
+        return sorted(scores.items(), key=lambda hit: -hit[1])[:k]
+
+    def _bm25(self, fts: str, k: int) -> list[tuple[int, float]]:
+        """The k best passages for an FTS5 query by BM25, sign flipped so higher is better."""
         rows = self._db.execute(
             "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
-            (q, k),
+            (fts, k),
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def _postings(self, terms: Sequence[str], budget: int, at_least: int) -> list[int]:
+        """Posting-list length of each quoted term (a phrase: the sum over its words), counted only as far as
+        `prune_terms` needs: past `budget`, a term cannot fit.
+
+        Counting through FTS5 itself stems each word exactly as the index did. The counts stop at budget + 1;
+        only when the terms below that hold fewer than `at_least` postings is the limit doubled, until they do.
+        (An fts5vocab table would count each word's whole list: 36 ms for one demo question at 1M passages.)
+        """
+        words = [_TOKEN.findall(t) for t in terms]
+        cap = budget + 1
+        counts: dict[str, int] = {}
+        todo = {w for ws in words for w in ws}
+        while True:
+            for w in todo:
+                counts[w] = self._db.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                    (f'"{w}"', cap),
+                ).fetchone()[0]
+            postings = [sum(counts[w] for w in ws) for ws in words]
+            todo = {w for w, n in counts.items() if n == cap}  # stopped at the limit: longer than counted
+            if not todo or sum(n for n in postings if n < cap) >= at_least:
+                return postings
+            cap *= 2
 
     # -- topics, query log, key-value ---------------------------------------------------------------------------
     def upsert_topics(self, topics: Iterable[Topic]) -> None:

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from index.store import SQLiteStore, fts_query
+from index.store import SQLiteStore, fts_query, prune_terms
 from mentorkb.errors import StoreError
 from models import Passage, Person, Session, SessionType, Visibility
 
@@ -174,3 +174,83 @@ def test_passage_topics_can_be_normalised_once_per_phrase(store):
 
     assert dict(store.iter_passage_topics(lower)) == {"s1": {"budgets", "forecast"}}
     assert sorted(calls) == ["Budgets", "budgets", "forecast"]
+
+
+# -- BM25 with a posting budget: the rarest words choose the candidates, every word scores them ------------------
+_BUDGET_TEXTS = [
+    "Budget, budget, budget: the budget",  # only "budget", but so often that it outranks "forecast" alone
+    "Our budget review for the quarter",
+    "Budgets are due on Friday",
+    "We cut the travel budget",
+    "A budget template in the team drive",
+    "Rolling forecast against the budget",
+    "A rolling forecast, kept up to date by the finance team every month of the year",
+    *(f"Notes on topic number {n}" for n in range(30)),  # so that "budget" is frequent, not everywhere
+]
+
+
+@pytest.fixture
+def budget_store(tmp_path):
+    s = SQLiteStore(":memory:")
+    s.replace_session(_session(), _passages("s1", _BUDGET_TEXTS), None)
+    yield s
+    s.close()
+
+
+def _texts(store, hits):
+    return [p.text for p in store.passages([i for i, _ in hits])]
+
+
+@pytest.mark.parametrize("question", ["rolling forecast budget", "budgets", "forecast travel", "nothing matches"])
+def test_within_the_budget_results_are_those_of_the_full_query(budget_store, question):
+    assert budget_store.lexical_search(question, 5, posting_budget=100) == budget_store.lexical_search(question, 5)
+
+
+def test_past_the_budget_the_frequent_word_is_dropped_and_the_scores_stay_exact(budget_store):
+    exact = dict(budget_store.lexical_search("budget forecast", 10))
+    assert _texts(budget_store, budget_store.lexical_search("budget forecast", 2))[1] == _BUDGET_TEXTS[0]
+    hits = budget_store.lexical_search("budget forecast", 2, posting_budget=3)
+    # "forecast" (2 passages) fits the budget, "budget" (6) does not: passages with only "budget" are skipped,
+    assert _texts(budget_store, hits) == ["Rolling forecast against the budget", _BUDGET_TEXTS[6]]
+    # and the passage with both words keeps its full score.
+    assert [score for _, score in hits] == pytest.approx([exact[i] for i, _ in hits])
+
+
+def test_a_word_stemmed_differently_in_the_question_still_counts_as_frequent(budget_store):
+    # "budgeting" stems to "budget", found in 6 passages; counted as 0 it would look rare and be kept alone.
+    hits = budget_store.lexical_search("budgeting forecasts", 2, posting_budget=3)
+    assert _texts(budget_store, hits) == ["Rolling forecast against the budget", _BUDGET_TEXTS[6]]
+
+
+def test_the_rarest_word_is_kept_even_past_the_budget(budget_store):
+    hits = budget_store.lexical_search("budget forecast", 2, posting_budget=1)
+    assert _texts(budget_store, hits) == ["Rolling forecast against the budget", _BUDGET_TEXTS[6]]
+
+
+def test_a_word_found_nowhere_does_not_leave_the_question_without_candidates(budget_store):
+    hits = budget_store.lexical_search("zeppelin budget forecast", 2, posting_budget=1)
+    assert _texts(budget_store, hits) == ["Rolling forecast against the budget", _BUDGET_TEXTS[6]]
+
+
+def test_rare_words_are_kept_until_they_can_fill_the_results(budget_store):
+    # "travel" alone (1 passage) cannot give 3 results, so "forecast" (2) joins it although past the budget.
+    hits = budget_store.lexical_search("budget forecast travel", 3, posting_budget=1)
+    assert set(_texts(budget_store, hits)) == {
+        "We cut the travel budget",
+        "Rolling forecast against the budget",
+        _BUDGET_TEXTS[6],
+    }
+
+
+@pytest.mark.parametrize(
+    ("postings", "budget", "at_least", "kept"),
+    [
+        ([5, 1, 3], 9, 1, ["a", "b", "c"]),  # all fit: unchanged
+        ([5, 1, 3], 4, 1, ["b", "c"]),  # the most frequent goes first
+        ([5, 2, 3], 1, 1, ["b"]),  # the rarest stays even past the budget
+        ([5, 0, 3], 1, 2, ["b", "c"]),  # and enough rare ones to reach at_least postings
+        ([2, 9, 2], 3, 1, ["a"]),  # ties keep the earlier term
+    ],
+)
+def test_prune_terms_keeps_the_rarest_in_query_order(postings, budget, at_least, kept):
+    assert prune_terms(["a", "b", "c"], postings, budget, at_least=at_least) == kept

@@ -437,7 +437,7 @@ class KnowledgeBase:
         qv = self.embedder.encode([question])
         scores, ids = self.index().search(qv, depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        lexical = self.store.lexical_search(question, depth)
+        lexical = self.store.lexical_search(question, depth, posting_budget=self.settings.bm25_posting_budget)
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.settings.rrf_k)
         dense_s, lex_s = dict(dense), dict(lexical)
         order = sorted(fused, key=lambda i: -fused[i])

@@ -55,6 +55,11 @@ class Settings:
     ivf_nprobe: int = _s(64, "IVF lists probed per query (recall vs speed).")
     retrieval_depth: int = _s(200, "Passages fetched from each retriever (dense and BM25) before fusion.")
     rrf_k: int = _s(60, "Reciprocal-rank-fusion constant for dense + BM25 passage fusion.")
+    bm25_posting_budget: int = _s(
+        10_000,
+        "When a question's words occur in more passages than this in total, BM25 considers only passages with its "
+        "rarest words (as many as fit) and scores those on all its words; 0 = always score every passage.",
+    )
     weight_mentor: float = _s(
         1.0, "Weight of sessions a person taught as mentor, or transcript turns they spoke as mentor (expertise)."
     )

@@ -1,0 +1,97 @@
+"""BM25 alone: latency and agreement with exact BM25 for several `bm25_posting_budget` values.
+
+Past the budget, `SQLiteStore.lexical_search` lets the question's rarest words choose the candidate passages
+and scores those on every word (see its docstring), so it can miss passages made of frequent words only. This
+measures what that costs and saves on the benchmark knowledge bases that `bench_query` builds: p50/p95 of
+`lexical_search` over the demo questions (3 passes after a warm-up), and overlap@10 / overlap@200 with the exact
+result (the share of the exact top k that the budgeted search also returns).
+
+    python -m benchmarks.bench_lexical --sizes 100k,1M --budgets 0,10000,20000,50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_ingest import DEFAULT_WORK  # noqa: E402
+from benchmarks.bench_query import SIZES, load_questions  # noqa: E402
+from benchmarks.gen_corpus import print_table  # noqa: E402
+
+DEPTH = 200  # retrieval_depth: what the facade asks lexical_search for
+PASSES = 3
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def overlap(got: Sequence[tuple[int, float]], exact: Sequence[tuple[int, float]], k: int) -> float:
+    """Share of the exact top k found in the first k of `got` (1.0 when the exact search finds nothing)."""
+    want = {i for i, _ in exact[:k]}
+    return len(want & {i for i, _ in got[:k]}) / len(want) if want else 1.0
+
+
+def measure(store, questions: Sequence[str], budget: int) -> tuple[list[float], dict[str, list[tuple[int, float]]]]:
+    """Wall ms per call over PASSES passes, and the last pass's results."""
+    times: list[float] = []
+    got: dict[str, list[tuple[int, float]]] = {}
+    for _ in range(PASSES):
+        for q in questions:
+            t0 = time.perf_counter()
+            got[q] = store.lexical_search(q, DEPTH, posting_budget=budget)
+            times.append(1000 * (time.perf_counter() - t0))
+    return times, got
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one table row per size and budget."""
+    from index.store import SQLiteStore
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100k,1M", help=f"comma-separated, of {', '.join(SIZES)}")
+    ap.add_argument("--budgets", default="0,10000,20000,50000", help="posting budgets to compare (0 = exact)")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where bench_query keeps its knowledge bases")
+    args = ap.parse_args(argv)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    questions = [q for q, _ in load_questions()]
+    rows = []
+    for size in args.sizes.split(","):
+        kb = args.work / f"kb-query-{SIZES[size]}-s0-synthetic"
+        if not (kb / "mentorkb.sqlite3").is_file():
+            raise SystemExit(f"{kb}: no knowledge base. Fix: run `python -m benchmarks.bench_query --sizes {size}`")
+        store = SQLiteStore(str(kb / "mentorkb.sqlite3"))
+        exact = {q: store.lexical_search(q, DEPTH) for q in questions}
+        measure(store, questions[:5], 0)  # warm the page cache
+        for budget in budgets:
+            times, got = measure(store, questions, budget)
+            rows.append(
+                [
+                    size,
+                    "exact" if budget == 0 else f"{budget:,}",
+                    f"{percentile(times, 50):.1f}",
+                    f"{percentile(times, 95):.1f}",
+                    f"{statistics.fmean(overlap(got[q], exact[q], 10) for q in questions):.3f}",
+                    f"{statistics.fmean(overlap(got[q], exact[q], DEPTH) for q in questions):.3f}",
+                ]
+            )
+        store.close()
+    print_table(
+        f"lexical_search, {len(questions)} demo questions x {PASSES}, k = {DEPTH}",
+        ["passages", "budget", "p50 ms", "p95 ms", "overlap@10", f"overlap@{DEPTH}"],
+        rows,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

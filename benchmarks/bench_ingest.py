@@ -202,6 +202,10 @@ class StreamEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return embedding_like(len(texts), self.dim, seed=self._seed * 1_000_003 + self._batch, world=VECTOR_WORLD)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """One vector of the stream."""
+        return self.encode([text])
+
 
 class NullIndex:
     """Accepts and forgets vectors: while bulk-building, the index is rebuilt from the store afterwards."""
@@ -351,6 +355,7 @@ def corpus_paths(work: Path, notes: int, add: int, seed: int) -> tuple[Path, Pat
 VARIANTS: dict[str, dict[str, str]] = {
     "baseline": {},
     "sequential": {"MENTORKB_INGEST_OVERLAP": "false"},  # no embedding in the background (before the overlap)
+    "sequential-query": {"MENTORKB_QUERY_OVERLAP": "false"},  # a question's BM25 not beside its embedding
 }
 
 

@@ -12,6 +12,7 @@ result (the share of the exact top k that the budgeted search also returns).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -32,7 +33,7 @@ PASSES = 3
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def overlap(got: Sequence[tuple[int, float]], exact: Sequence[tuple[int, float]], k: int) -> float:

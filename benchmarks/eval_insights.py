@@ -173,6 +173,10 @@ class DeviceEmbedder:
         out = np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
+    def encode_query(self, text: str):  # noqa: ANN201 - numpy array
+        """One question (the device does the work; no CPU threads to share)."""
+        return self.encode([text])
+
 
 def percentile(sorted_ms: list[float], p: float) -> float:
     """The p-th percentile (0..1) of an ascending list, nearest rank."""

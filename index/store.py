@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -317,6 +318,9 @@ class SQLiteStore:
                     fix="run `mentorkb ingest PATH` first (or pass --kb DIR)",
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lexical: sqlite3.Connection | None = None  # opened on the first BM25 search, see _lexical_db
+        self._closed = False
+        self._lexical_lock = threading.Lock()
         deadline = time.monotonic() + 30.0
         try:
             while True:
@@ -381,8 +385,29 @@ class SQLiteStore:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        with self._lexical_lock:
+            self._closed = True
+            if self._lexical is not None:
+                self._lexical.close()
+                self._lexical = None
         self._db.close()
+
+    def _lexical_db(self) -> sqlite3.Connection:
+        """The connection BM25 searches run on: a second one to the same file, so that a search in another thread
+        (the service runs it while the question is embedded) neither waits for nor holds up the main connection.
+        WAL mode lets it read beside a writer; it sees every committed write. An in-memory database cannot be
+        opened twice, so there the main connection searches."""
+        if str(self.path) == ":memory:":
+            return self._db
+        with self._lexical_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._lexical is None:
+                db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA busy_timeout = 30000")
+                self._lexical = db
+            return self._lexical
 
     def generation(self) -> int:
         """A counter bumped by every write that changes passages; the vector index records the one it matches."""
@@ -701,10 +726,14 @@ class SQLiteStore:
 
     def _bm25(self, fts: str, k: int) -> list[tuple[int, float]]:
         """The k best passages for an FTS5 query by BM25, sign flipped so higher is better."""
-        rows = self._db.execute(
-            "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
-            (fts, k),
-        ).fetchall()
+        rows = (
+            self._lexical_db()
+            .execute(
+                "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
+                (fts, k),
+            )
+            .fetchall()
+        )
         return [(int(r[0]), -float(r[1])) for r in rows]
 
     def _postings(self, terms: Sequence[str], budget: int, at_least: int) -> list[int]:
@@ -721,10 +750,14 @@ class SQLiteStore:
         todo = {w for ws in words for w in ws}
         while True:
             for w in todo:
-                counts[w] = self._db.execute(
-                    "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
-                    (f'"{w}"', cap),
-                ).fetchone()[0]
+                counts[w] = (
+                    self._lexical_db()
+                    .execute(
+                        "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                        (f'"{w}"', cap),
+                    )
+                    .fetchone()[0]
+                )
             postings = [sum(counts[w] for w in ws) for ws in words]
             todo = {w for w, n in counts.items() if n == cap}  # stopped at the limit: longer than counted
             if not todo or sum(n for n in postings if n < cap) >= at_least:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -94,6 +96,8 @@ class KnowledgeBase:
         self._pstats: dict[Viewer, dict[str, PersonStats]] = {}
         self._pstats_anyone: tuple[dict[str, PersonStats], dict[str, set[str]]] | None = None
         self._writer_lock: Any = None  # the FileLock while this object is writing
+        self._pool: ThreadPoolExecutor | None = None  # see _background
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def open(cls, kb_dir: Path | str | None = None, **kwargs: Any) -> KnowledgeBase:
@@ -102,8 +106,18 @@ class KnowledgeBase:
         return cls(Settings.load(kb_dir, **overrides), **kwargs)
 
     def close(self) -> None:
-        """Release the database connection."""
+        """Release the database connection (after any search still running in the background)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.store.close()
+
+    def _background(self) -> ThreadPoolExecutor:
+        """Threads for work that overlaps a question's embedding (its BM25 search), started on first use."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mentorkb-query")
+            return self._pool
 
     # -- components (loaded lazily: listing people must not load torch) ------------------------------------------
     @property
@@ -434,10 +448,17 @@ class KnowledgeBase:
     ) -> list[Hit]:
         """Hybrid retrieval (dense + BM25, fused by RRF) over passages the viewer may know of."""
         depth = depth or self.settings.retrieval_depth
-        qv = self.embedder.encode([question])
+        budget = self.settings.bm25_posting_budget
+        lexical_job = None
+        if self.settings.query_overlap:  # SQLite and torch both release the GIL: BM25 runs beside the embedding
+            lexical_job = self._background().submit(self.store.lexical_search, question, depth, posting_budget=budget)
+        qv = self.embedder.encode_query(question) if lexical_job else self.embedder.encode([question])
         scores, ids = self.index().search(qv, depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        lexical = self.store.lexical_search(question, depth, posting_budget=self.settings.bm25_posting_budget)
+        if lexical_job is not None:
+            lexical = lexical_job.result()
+        else:
+            lexical = self.store.lexical_search(question, depth, posting_budget=budget)
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.settings.rrf_k)
         dense_s, lex_s = dict(dense), dict(lexical)
         order = sorted(fused, key=lambda i: -fused[i])

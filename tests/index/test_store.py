@@ -254,3 +254,16 @@ def test_rare_words_are_kept_until_they_can_fill_the_results(budget_store):
 )
 def test_prune_terms_keeps_the_rarest_in_query_order(postings, budget, at_least, kept):
     assert prune_terms(["a", "b", "c"], postings, budget, at_least=at_least) == kept
+
+
+def test_searches_from_several_threads_agree_with_one_thread_and_see_later_writes(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.replace_session(_session(), _passages("s1", _BUDGET_TEXTS), None)
+    questions = ["rolling forecast budget", "budgets", "forecast travel", "team drive", "topic number 7"] * 4
+    alone = [store.lexical_search(q, 5, posting_budget=3) for q in questions]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda q: store.lexical_search(q, 5, posting_budget=3), questions))
+    assert together == alone
+    store.replace_session(_session("s2", "notes/s2.md"), _passages("s2", ["Zeppelin mooring masts"]), None)
+    assert _texts(store, store.lexical_search("zeppelin", 5)) == ["Zeppelin mooring masts"]

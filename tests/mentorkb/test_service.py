@@ -253,3 +253,37 @@ def test_shared_statistics_equal_a_full_count_for_every_viewer_of_the_demo(tmp_p
         full = build_stats(sessions, v, lambda s: topics.get(s.id, set()), today=date.today())
         assert kb.person_stats(v) == full, v
     kb.close()
+
+
+@pytest.mark.parametrize("question", ["budget contingency", "how do I plan a budget?", "nothing like this"])
+def test_bm25_beside_the_embedding_retrieves_exactly_what_one_after_the_other_does(kb, tmp_path, question):
+    sequential = KnowledgeBase(
+        Settings.load(tmp_path / "kb", query_overlap=False),
+        embedder=HashingEmbedder(),
+        extractor=SimpleTopicExtractor(),
+        index_backend="numpy",
+    )
+    try:
+        viewer = Viewer(None)
+        assert kb.settings.query_overlap and not sequential.settings.query_overlap
+        assert kb.retrieve(question, viewer) == sequential.retrieve(question, viewer)
+    finally:
+        sequential.close()
+
+
+def test_a_question_after_an_ingest_finds_the_new_note(kb, notes):
+    viewer = Viewer(None)
+    assert not any("zeppelin" in h.passage.text.lower() for h in kb.retrieve("zeppelin mooring", viewer))
+    (notes / "2025-06-01-zeppelin.md").write_text(
+        "---\ndate: 2025-06-01\ntitle: Zeppelin mooring\ntype: flash\nmentors: [ana.ruiz]\n---\n"
+        "Zeppelin mooring masts need a wind survey first.\n"
+    )
+    assert kb.ingest([notes]).ok
+    assert any("zeppelin" in h.passage.text.lower() for h in kb.retrieve("zeppelin mooring", viewer))
+
+
+def test_closing_waits_for_a_background_search_and_releases_the_database(kb):
+    kb.retrieve("budget", Viewer(None))  # starts the background thread and the search connection
+    kb.close()
+    with pytest.raises(Exception, match="closed"):
+        kb.store.lexical_search("budget", 5)

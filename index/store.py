@@ -265,6 +265,40 @@ def prune_terms(terms: Sequence[str], postings: Sequence[int], budget: int, *, a
     return [t for i, t in enumerate(terms) if i in kept]
 
 
+def _bm25(db: sqlite3.Connection, fts: str, k: int) -> list[tuple[int, float]]:
+    """The k best passages for an FTS5 query by BM25, sign flipped so higher is better."""
+    rows = db.execute(
+        "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
+        (fts, k),
+    ).fetchall()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def _postings(db: sqlite3.Connection, terms: Sequence[str], budget: int, at_least: int) -> list[int]:
+    """Posting-list length of each quoted term (a phrase: the sum over its words), counted only as far as
+    `prune_terms` needs: past `budget`, a term cannot fit.
+
+    Counting through FTS5 itself stems each word exactly as the index did. The counts stop at budget + 1;
+    only when the terms below that hold fewer than `at_least` postings is the limit doubled, until they do.
+    (An fts5vocab table would count each word's whole list: 36 ms for one demo question at 1M passages.)
+    """
+    words = [_TOKEN.findall(t) for t in terms]
+    cap = budget + 1
+    counts: dict[str, int] = {}
+    todo = {w for ws in words for w in ws}
+    while True:
+        for w in todo:
+            counts[w] = db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
+                (f'"{w}"', cap),
+            ).fetchone()[0]
+        postings = [sum(counts[w] for w in ws) for ws in words]
+        todo = {w for w, n in counts.items() if n == cap}  # stopped at the limit: longer than counted
+        if not todo or sum(n for n in postings if n < cap) >= at_least:
+            return postings
+        cap *= 2
+
+
 class Store(Protocol):
     """What the service needs from a metadata store (SQLite today; another database could follow)."""
 
@@ -324,7 +358,7 @@ class SQLiteStore:
         deadline = time.monotonic() + 30.0
         try:
             while True:
-                self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+                self._db = self._connect()
                 try:
                     self._open()
                     break
@@ -343,10 +377,15 @@ class SQLiteStore:
             ) from exc
 
     # -- housekeeping -------------------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        """A connection in autocommit mode that waits up to 30 s for a writer and may serve any thread."""
+        db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 30000")
+        return db
+
     def _open(self) -> None:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA busy_timeout = 30000")
         if str(self.path) != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -404,9 +443,7 @@ class SQLiteStore:
             if self._closed:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
             if self._lexical is None:
-                db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA busy_timeout = 30000")
-                self._lexical = db
+                self._lexical = self._connect()
             return self._lexical
 
     def generation(self) -> int:
@@ -711,58 +748,19 @@ class SQLiteStore:
         terms = fts_terms(query)
         if not terms:
             return []
+        db = self._lexical_db()
         if posting_budget <= 0 or len(terms) == 1:
-            return self._bm25(" OR ".join(terms), k)
-        rare = prune_terms(terms, self._postings(terms, posting_budget, k), posting_budget, at_least=k)
+            return _bm25(db, " OR ".join(terms), k)
+        rare = prune_terms(terms, _postings(db, terms, posting_budget, k), posting_budget, at_least=k)
         if len(rare) == len(terms):
-            return self._bm25(" OR ".join(terms), k)
+            return _bm25(db, " OR ".join(terms), k)
         either = " OR ".join(rare)
         frequent = " OR ".join(t for t in terms if t not in rare)
         # Passages without a frequent word score the same on the rare words alone; the others are scored on all
         # words by the AND query, which names each word once, so FTS5 weighs it exactly as in the full query.
-        scores = dict(self._bm25(either, k))
-        scores.update(self._bm25(f"({either}) AND ({frequent})", k))
+        scores = dict(_bm25(db, either, k))
+        scores.update(_bm25(db, f"({either}) AND ({frequent})", k))
         return sorted(scores.items(), key=lambda hit: -hit[1])[:k]
-
-    def _bm25(self, fts: str, k: int) -> list[tuple[int, float]]:
-        """The k best passages for an FTS5 query by BM25, sign flipped so higher is better."""
-        rows = (
-            self._lexical_db()
-            .execute(
-                "SELECT rowid, bm25(passages_fts) AS s FROM passages_fts WHERE passages_fts MATCH ? ORDER BY s LIMIT ?",
-                (fts, k),
-            )
-            .fetchall()
-        )
-        return [(int(r[0]), -float(r[1])) for r in rows]
-
-    def _postings(self, terms: Sequence[str], budget: int, at_least: int) -> list[int]:
-        """Posting-list length of each quoted term (a phrase: the sum over its words), counted only as far as
-        `prune_terms` needs: past `budget`, a term cannot fit.
-
-        Counting through FTS5 itself stems each word exactly as the index did. The counts stop at budget + 1;
-        only when the terms below that hold fewer than `at_least` postings is the limit doubled, until they do.
-        (An fts5vocab table would count each word's whole list: 36 ms for one demo question at 1M passages.)
-        """
-        words = [_TOKEN.findall(t) for t in terms]
-        cap = budget + 1
-        counts: dict[str, int] = {}
-        todo = {w for ws in words for w in ws}
-        while True:
-            for w in todo:
-                counts[w] = (
-                    self._lexical_db()
-                    .execute(
-                        "SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? LIMIT ?)",
-                        (f'"{w}"', cap),
-                    )
-                    .fetchone()[0]
-                )
-            postings = [sum(counts[w] for w in ws) for ws in words]
-            todo = {w for w, n in counts.items() if n == cap}  # stopped at the limit: longer than counted
-            if not todo or sum(n for n in postings if n < cap) >= at_least:
-                return postings
-            cap *= 2
 
     # -- topics, query log, key-value ---------------------------------------------------------------------------
     def upsert_topics(self, topics: Iterable[Topic]) -> None:

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 Qrels = Mapping[str, int]
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (q in 0..100) by nearest rank: the ceil(q/100 * n)-th smallest value."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
 def reciprocal_rank(ranked: Sequence[str], qrels: Qrels, *, min_grade: int = 1) -> float:
     """1 / rank of the first id graded >= min_grade (0 when none is ranked)."""
     for rank, pid in enumerate(ranked, start=1):

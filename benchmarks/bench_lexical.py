@@ -12,7 +12,6 @@ result (the share of the exact top k that the budgeted search also returns).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
@@ -22,18 +21,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._metrics import percentile  # noqa: E402
 from benchmarks.bench_ingest import DEFAULT_WORK  # noqa: E402
 from benchmarks.bench_query import SIZES, load_questions  # noqa: E402
 from benchmarks.gen_corpus import print_table  # noqa: E402
 
 DEPTH = 200  # retrieval_depth: what the facade asks lexical_search for
 PASSES = 3
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def overlap(got: Sequence[tuple[int, float]], exact: Sequence[tuple[int, float]], k: int) -> float:

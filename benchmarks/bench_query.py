@@ -34,6 +34,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._metrics import percentile  # noqa: E402
 from benchmarks._synthetic import embedding_like  # noqa: E402
 from benchmarks.bench_ingest import (  # noqa: E402
     DEFAULT_WORK,
@@ -159,8 +160,7 @@ class Latency:
 
     def pct(self, q: float, *, cpu: bool = False) -> float:
         """The q-th percentile in ms (nearest-rank), of wall time or of CPU time."""
-        ordered = sorted(self.cpu_ms if cpu else self.samples_ms)
-        return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+        return percentile(self.cpu_ms if cpu else self.samples_ms, q)
 
 
 def measure(kb: Any, questions: Sequence[tuple[str, str | None]], kind: str, *, repeats: int, warmup: int) -> Latency:

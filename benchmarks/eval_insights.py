@@ -37,6 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+from benchmarks._metrics import percentile  # noqa: E402
+
 FRONT_LINES = 6  # lines of front matter written before the first turn
 
 
@@ -178,11 +180,6 @@ class DeviceEmbedder:
         return self.encode([text])
 
 
-def percentile(sorted_ms: list[float], p: float) -> float:
-    """The p-th percentile (0..1) of an ascending list, nearest rank."""
-    return sorted_ms[min(len(sorted_ms) - 1, max(0, math.ceil(p * len(sorted_ms)) - 1))]
-
-
 def run_domain(
     domain: str,
     meetings: list[dict],
@@ -233,9 +230,9 @@ def run_domain(
         rows[-1]["ingest_s"] = ingest_s
         rows[-1]["ingested"] = len(report.ingested) + len(report.updated)
         rows[-1]["passages"] = kb.stats()["passages"]
-        rows[-1]["p50_ms"] = percentile(lat, 0.5)
-        rows[-1]["p95_ms"] = percentile(lat, 0.95)
-        rows[-1]["embed_p50_ms"] = percentile(embed, 0.5)
+        rows[-1]["p50_ms"] = percentile(lat, 50)
+        rows[-1]["p95_ms"] = percentile(lat, 95)
+        rows[-1]["embed_p50_ms"] = percentile(embed, 50)
         return rows
 
 

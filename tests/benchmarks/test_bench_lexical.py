@@ -2,7 +2,8 @@
 
 import pytest
 
-from benchmarks.bench_lexical import overlap, percentile
+from benchmarks._metrics import percentile
+from benchmarks.bench_lexical import overlap
 
 
 def test_overlap_counts_the_exact_top_k_found_in_the_first_k():

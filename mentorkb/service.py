@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -56,6 +56,7 @@ log = logging.getLogger("mentorkb.service")
 INDEX_DIR = "index"
 LOCK_NAME = ".write.lock"
 _PSTATS_VIEWERS = 64  # per-person statistics kept for this many recent viewers
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -447,6 +448,19 @@ class KnowledgeBase:
         self, question: str, viewer: Viewer, *, depth: int | None = None, readable_only: bool = False
     ) -> list[Hit]:
         """Hybrid retrieval (dense + BM25, fused by RRF) over passages the viewer may know of."""
+        return self._retrieve(question, viewer, depth=depth, readable_only=readable_only, beside=lambda: None)[0]
+
+    def _retrieve(
+        self,
+        question: str,
+        viewer: Viewer,
+        *,
+        beside: Callable[[], _T],
+        depth: int | None = None,
+        readable_only: bool = False,
+    ) -> tuple[list[Hit], _T]:
+        """`retrieve`, also running `beside()` on this thread while the question's BM25 search finishes in the
+        background (with `query_overlap`); returns the hits and what `beside` returned."""
         depth = depth or self.settings.retrieval_depth
         budget = self.settings.bm25_posting_budget
         lexical_job = None
@@ -455,6 +469,7 @@ class KnowledgeBase:
         qv = self.embedder.encode_query(question) if lexical_job else self.embedder.encode([question])
         scores, ids = self.index().search(qv, depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        extra = beside()  # at 1M passages BM25 takes longer than the embedding and dense search together
         if lexical_job is not None:
             lexical = lexical_job.result()
         else:
@@ -471,7 +486,7 @@ class KnowledgeBase:
             if readable_only and not access.can_read_text(s, viewer):
                 continue
             hits.append(Hit(p, s, fused[p.id], dense_s.get(p.id, 0.0), lex_s.get(p.id, 0.0)))
-        return hits
+        return hits, extra
 
     def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
@@ -557,8 +572,7 @@ class KnowledgeBase:
     ) -> list[Recommendation]:
         """Who can teach me X? Ranked people with relation labels and cited evidence."""
         asker_p = self.person(asker) if asker else (self.store.person(viewer.person_id) if viewer.person_id else None)
-        qtopics = self.question_topics(question)
-        hits = self.retrieve(question, viewer)
+        hits, qtopics = self._retrieve(question, viewer, beside=lambda: self.question_topics(question))
         people = {p.id: p for p in self.store.people()}
         recs = rank_experts(
             hits,
@@ -603,7 +617,9 @@ class KnowledgeBase:
         opt_in: bool = False,
     ) -> list[Insight]:
         """Passages from earlier sessions that answer the question, cited to file and lines."""
-        hits = self.retrieve(question, viewer, readable_only=True)
+        hits, qtopics = self._retrieve(
+            question, viewer, readable_only=True, beside=lambda: self.question_topics(question) if log_question else []
+        )
         ids = [h.passage.id for h in hits[:200] if h.passage.id is not None]
         vecs = self._vectors_for(ids)
         people = {p.id: p for p in self.store.people()}
@@ -620,7 +636,6 @@ class KnowledgeBase:
             duplicate_cosine=self.settings.duplicate_cosine,
         )
         if log_question:
-            qtopics = self.question_topics(question)
             self.store.log_query("insights", question, qtopics, viewer.person_id if opt_in else None)
         labels = self._labels()
         return [_relabel_insight(i, labels) for i in out]

@@ -11,10 +11,12 @@ and is damped when they are at mentee capacity.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any
@@ -89,23 +91,37 @@ def build_stats(
 
 
 def _count(
-    entry: Callable[[str], PersonStats], s: Session, topics: set[str], *, today: date, topics_only: bool = False
+    entry: Callable[[str], PersonStats],
+    s: Session,
+    topics: set[str],
+    *,
+    today: date,
+    topics_only: bool = False,
+    grow: Callable[[PersonStats, str, Collection[str]], None] | None = None,
 ) -> None:
-    """Add one session to the statistics (`topics_only`: it is counted already, add only its topics)."""
+    """Add one session to the statistics (`topics_only`: it is counted already, add only its topics).
+
+    `grow(stats, field, items)` adds items to one of a person's sets; by default in place.
+    """
+    grow = grow or _grow_in_place
     for pid in s.mentors or s.participants:
         st = entry(pid)
-        st.taught_topics |= topics
+        grow(st, "taught_topics", topics)
         if topics_only:
             continue
         st.taught_sessions += 1
         st.last_active = max(st.last_active or s.date, s.date)
         if (today - s.date).days <= RECENT_MENTEE_DAYS:
-            st.current_mentees.update(s.mentees)
+            grow(st, "current_mentees", s.mentees)
     for pid in s.mentees:
         st = entry(pid)
-        st.learned_topics |= topics
+        grow(st, "learned_topics", topics)
         if not topics_only:
             st.last_active = max(st.last_active or s.date, s.date)
+
+
+def _grow_in_place(st: PersonStats, name: str, items: Collection[str]) -> None:
+    getattr(st, name).update(items)
 
 
 def add_topics(stats: dict[str, PersonStats], session: Session, topics: set[str]) -> None:
@@ -130,21 +146,56 @@ def stats_for_participant(
     copied: set[str] = set()
 
     def entry(pid: str) -> PersonStats:
-        if pid not in copied:
+        if pid not in copied:  # a shallow copy: its sets are still the shared ones until they grow
             copied.add(pid)
-            old = stats.get(pid, PersonStats())
-            stats[pid] = replace(
-                old,
-                taught_topics=set(old.taught_topics),
-                learned_topics=set(old.learned_topics),
-                current_mentees=set(old.current_mentees),
-            )
+            stats[pid] = replace(stats.get(pid) or PersonStats())
         return stats[pid]
+
+    def grow(st: PersonStats, name: str, items: Collection[str]) -> None:
+        current = getattr(st, name)
+        if not isinstance(current, _Grown):
+            if current.issuperset(items):
+                return
+            # Not a copy: at 1M passages a prolific mentor's topic set has thousands of entries, and a
+            # participant's own sessions touch a hundred such people (copies took 120 ms per new asker).
+            current = _Grown(current)
+            setattr(st, name, current)
+        current.add_all(items)
 
     for s in own:
         if s.visibility is not Visibility.PROGRAM:
-            _count(entry, s, topics_of(s), today=today, topics_only=s.visibility is Visibility.TOPICS_ONLY)
+            _count(entry, s, topics_of(s), today=today, topics_only=s.visibility is Visibility.TOPICS_ONLY, grow=grow)
     return stats
+
+
+class _Grown(AbstractSet[str]):
+    """A shared set plus a few more items, without copying the shared one (which is never changed)."""
+
+    __slots__ = ("_base", "_extra")
+
+    def __init__(self, base: AbstractSet[str]) -> None:
+        self._base = base
+        self._extra: set[str] = set()  # disjoint from base, so len() is a sum
+
+    def add_all(self, items: Iterable[str]) -> None:
+        self._extra.update(x for x in items if x not in self._base)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._extra or item in self._base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        yield from self._extra
+
+    def __len__(self) -> int:
+        return len(self._base) + len(self._extra)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[str]) -> set[str]:  # what &, | and - return: a plain set
+        return set(it)
+
+    def __repr__(self) -> str:
+        return repr(set(self))
 
 
 def relation(candidate: Person, asker: Person | None, peer_band: int = 0) -> Relation:
@@ -363,7 +414,7 @@ def _skill_swap(asker: Person | None, candidate: Person, stats: Mapping[str, Per
     mine, theirs = stats.get(asker.id), stats.get(candidate.id)
     if not mine or not theirs:
         return ""
-    common = sorted(mine.taught_topics & theirs.learned_topics)
+    common = heapq.nsmallest(2, mine.taught_topics & theirs.learned_topics)  # not a sort of thousands at 1M
     if not common:
         return ""
     return f"Skill swap: you have taught {', '.join(common[:2])}, which {candidate.name} has been learning."

@@ -356,6 +356,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "baseline": {},
     "sequential": {"MENTORKB_INGEST_OVERLAP": "false"},  # no embedding in the background (before the overlap)
     "sequential-query": {"MENTORKB_QUERY_OVERLAP": "false"},  # a question's BM25 not beside its embedding
+    "fts5-bm25": {"MENTORKB_BM25_MEMORY_MIN_PASSAGES": "0"},  # BM25 always from SQLite FTS5, never in memory
 }
 
 

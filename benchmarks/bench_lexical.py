@@ -4,7 +4,9 @@ Past the budget, `SQLiteStore.lexical_search` lets the question's rarest words c
 and scores those on every word (see its docstring), so it can miss passages made of frequent words only. This
 measures what that costs and saves on the benchmark knowledge bases that `bench_query` builds: p50/p95 of
 `lexical_search` over the demo questions (3 passes after a warm-up), and overlap@10 / overlap@200 with the exact
-result (the share of the exact top k that the budgeted search also returns).
+result (the share of the exact top k that the budgeted search also returns). The last row per size is BM25 from
+the in-memory copy of the FTS5 index (`bm25_memory_min_passages`; `--no-memory` leaves it out), with the time the
+copy took.
 
     python -m benchmarks.bench_lexical --sizes 100k,1M --budgets 0,10000,20000,50000
 """
@@ -56,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100k,1M", help=f"comma-separated, of {', '.join(SIZES)}")
     ap.add_argument("--budgets", default="0,10000,20000,50000", help="posting budgets to compare (0 = exact)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where bench_query keeps its knowledge bases")
+    ap.add_argument("--no-memory", action="store_true", help="leave out the in-memory BM25 row")
     args = ap.parse_args(argv)
     budgets = [int(b) for b in args.budgets.split(",")]
     questions = [q for q, _ in load_questions()]
@@ -67,19 +70,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = SQLiteStore(str(kb / "mentorkb.sqlite3"))
         exact = {q: store.lexical_search(q, DEPTH) for q in questions}
         measure(store, questions[:5], 0)  # warm the page cache
-        for budget in budgets:
-            times, got = measure(store, questions, budget)
+        runs = [("exact" if b == 0 else f"{b:,}", store, b) for b in budgets]
+        if not args.no_memory:
+            mem_store = SQLiteStore(str(kb / "mentorkb.sqlite3"), memory_bm25_min=1)
+            mem_store.warm_bm25(timeout=None)
+            runs.append((f"in memory (copied in {mem_store.memory_bm25_build_s:.1f} s)", mem_store, 10_000))
+        for label, searcher, budget in runs:
+            times, got = measure(searcher, questions, budget)
             rows.append(
                 [
                     size,
-                    "exact" if budget == 0 else f"{budget:,}",
+                    label,
                     f"{percentile(times, 50):.1f}",
                     f"{percentile(times, 95):.1f}",
                     f"{statistics.fmean(overlap(got[q], exact[q], 10) for q in questions):.3f}",
                     f"{statistics.fmean(overlap(got[q], exact[q], DEPTH) for q in questions):.3f}",
                 ]
             )
-        store.close()
+        for searcher in {id(r[1]): r[1] for r in runs}.values():
+            searcher.close()
     print_table(
         f"lexical_search, {len(questions)} demo questions x {PASSES}, k = {DEPTH}",
         ["passages", "budget", "p50 ms", "p95 ms", "overlap@10", f"overlap@{DEPTH}"],

@@ -3,12 +3,14 @@
 SQLite is the source of truth. Every write is one transaction, so a crash leaves either the
 old or the new version of a session, never half of one. Passage vectors live here too, which
 lets the FAISS index (a derived cache) be rebuilt at any time without re-embedding. The
-lexical side is SQLite FTS5 with its built-in BM25 ranking, updated in the same transaction.
+lexical side is SQLite FTS5 with its built-in BM25 ranking, updated in the same transaction; a large store
+answers BM25 from an in-memory copy of the FTS5 postings once one is built (index/lexical.py), with the same scores.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -21,11 +23,16 @@ from typing import Protocol
 
 import numpy as np
 
+from index import lexical
 from mentorkb.errors import StoreError
 from models import Passage, Person, Role, Session, SessionType, Topic, Visibility
 
 SCHEMA_VERSION = 1
 DB_NAME = "mentorkb.sqlite3"
+_LOG = logging.getLogger("mentorkb.store")
+# A phrase in this many passages or fewer is scored by FTS5 itself (~2 us each) when BM25 runs in memory; past it,
+# its occurrences are estimated from its words' (see lexical.MemoryBM25.search).
+_EXACT_PHRASE_PASSAGES = 2_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -342,8 +349,25 @@ class Store(Protocol):
 class SQLiteStore:
     """SQLite implementation of Store: WAL mode so readers never block on (or see half of) a write."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False, memory_bm25_min: int = 0) -> None:
+        """Open (creating if needed) the database at path.
+
+        Args:
+            path: the SQLite file, or ":memory:".
+            readonly: refuse to create a missing file.
+            memory_bm25_min: from this many passages on, BM25 is answered from an in-memory copy of the FTS5
+                postings, built in a background thread once a generation has been searched twice; 0 = never.
+        """
         self.path = Path(path)
+        self.memory_bm25_min = memory_bm25_min
+        self._mem: lexical.MemoryBM25 | None = None  # see _memory_bm25
+        self._mem_lock = threading.Lock()
+        self._mem_thread: threading.Thread | None = None
+        self._mem_stop = threading.Event()
+        self._mem_searches = (-1, 0)  # (generation, FTS5 searches at it)
+        self._mem_skip = -1  # a generation too small (or failing) to copy
+        self._stemmer: lexical.Stemmer | None = None
+        self.memory_bm25_build_s = 0.0  # how long the latest copy took
         if str(path) != ":memory:":
             if readonly and not self.path.exists():
                 raise StoreError(
@@ -424,13 +448,102 @@ class SQLiteStore:
         db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (stopping a BM25 copy being built)."""
+        self._mem_stop.set()
+        thread = self._mem_thread
+        if thread is not None:
+            thread.join()
         with self._lexical_lock:
             self._closed = True
             if self._lexical is not None:
                 self._lexical.close()
                 self._lexical = None
+            if self._stemmer is not None:
+                self._stemmer.close()
+                self._stemmer = None
+        self._mem = None
         self._db.close()
+
+    # -- BM25 in memory -----------------------------------------------------------------------------------------
+    def _memory_bm25(self, db: sqlite3.Connection, *, start: bool = False) -> lexical.MemoryBM25 | None:
+        """The in-memory BM25 copy when it matches the current generation; else None, and the copy of this
+        generation is started in the background on its second search (or at once with `start`)."""
+        if self.memory_bm25_min <= 0 or str(self.path) == ":memory:":
+            return None
+        gen = int(db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+        with self._mem_lock:
+            mem = self._mem
+            if mem is not None and mem.generation == gen:
+                return mem
+            self._mem = None  # stale: its memory is freed now, not when the next copy is done
+            seen, count = self._mem_searches
+            count = count + 1 if seen == gen else 1
+            self._mem_searches = (gen, count)
+            building = self._mem_thread is not None
+            if not building and gen != self._mem_skip and (start or count >= 2) and not self._mem_stop.is_set():
+                self._mem_thread = threading.Thread(
+                    target=self._build_memory_bm25, args=(gen,), name="mentorkb-bm25-copy", daemon=True
+                )
+                self._mem_thread.start()
+        return None
+
+    def _build_memory_bm25(self, gen: int) -> None:
+        started = time.perf_counter()
+        db = self._connect()
+        try:
+            if int(db.execute("SELECT count(*) FROM passages").fetchone()[0]) < self.memory_bm25_min:
+                self._mem_skip = gen
+                return
+            mem = lexical.build(db, stop=self._mem_stop)
+            with self._mem_lock:
+                if not self._mem_stop.is_set():
+                    self._mem = mem
+                    self.memory_bm25_build_s = time.perf_counter() - started
+        except lexical.BuildStopped:
+            pass
+        except sqlite3.Error as exc:  # FTS5 keeps answering; the copy is tried again at the next generation
+            _LOG.warning("BM25 stays in SQLite: the in-memory copy failed (%s)", exc)
+            self._mem_skip = gen
+        finally:
+            db.close()
+            with self._mem_lock:
+                self._mem_thread = None
+
+    def warm_bm25(self, timeout: float | None = None) -> bool:
+        """Start the in-memory BM25 copy now (if enabled and the store is large enough) and wait for it; True
+        when searches are now answered from memory."""
+        if self.memory_bm25_min <= 0 or str(self.path) == ":memory:":
+            return False
+        db = self._lexical_db()
+        if self._memory_bm25(db, start=True) is not None:
+            return True
+        thread = self._mem_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._memory_bm25(db) is not None
+
+    def _memory_search(
+        self, mem: lexical.MemoryBM25, db: sqlite3.Connection, terms: Sequence[str], k: int
+    ) -> list[tuple[int, float]]:
+        """BM25 from the in-memory copy; FTS5 finds the passages holding a phrase (a word it splits, "node.js")."""
+        with self._lexical_lock:
+            if self._stemmer is None:
+                self._stemmer = lexical.Stemmer()
+            stemmer = self._stemmer
+        words: list[str] = []
+        phrases: list[tuple[tuple[str, ...], list[int]]] = []
+        scored: list[list[tuple[int, float]]] = []
+        for term in terms:
+            tokens = stemmer.tokens(term[1:-1])
+            if len(tokens) == 1:
+                words.append(tokens[0])
+            elif tokens:  # listing the passages is cheap; FTS5's bm25() on each of them is not (25 ms for 13k)
+                found = [r[0] for r in db.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", (term,))]
+                if len(found) <= _EXACT_PHRASE_PASSAGES:
+                    scored.append(_bm25(db, term, -1))  # LIMIT -1: all of them, FTS5's own score
+                else:
+                    phrases.append((tokens, found))
+        return mem.search(words, k, phrases=phrases, scored=scored)
 
     def _lexical_db(self) -> sqlite3.Connection:
         """The connection BM25 searches run on: a second one to the same file, so that a search in another thread
@@ -734,6 +847,9 @@ class SQLiteStore:
     def lexical_search(self, query: str, k: int, *, posting_budget: int = 0) -> list[tuple[int, float]]:
         """BM25 (FTS5) over passage text: [(passage_id, score)], best first, higher is better.
 
+        Once the in-memory copy of this generation is built (`memory_bm25_min`), it answers instead: every passage
+        holding any word of the question is scored, with FTS5's scores, and the posting budget is not needed.
+
         FTS5 scores every passage that holds any word of the question, so its cost grows with the words' posting
         lists. Past `posting_budget` passages in total, only passages holding one of the rarest words (those that
         fit the budget, see `prune_terms`) are candidates, each still scored on every word of the question: the
@@ -749,6 +865,9 @@ class SQLiteStore:
         if not terms:
             return []
         db = self._lexical_db()
+        mem = self._memory_bm25(db)
+        if mem is not None:
+            return self._memory_search(mem, db, terms, k)
         if posting_budget <= 0 or len(terms) == 1:
             return _bm25(db, " OR ".join(terms), k)
         rare = prune_terms(terms, _postings(db, terms, posting_budget, k), posting_budget, at_least=k)

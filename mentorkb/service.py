@@ -86,7 +86,9 @@ class KnowledgeBase:
     ) -> None:
         self.settings = settings
         self.kb_dir = Path(settings.kb_dir)
-        self.store: Store = store or SQLiteStore(self.kb_dir / DB_NAME)
+        self.store: Store = store or SQLiteStore(
+            self.kb_dir / DB_NAME, memory_bm25_min=self.settings.bm25_memory_min_passages
+        )
         self._embedder = embedder
         self._extractor = extractor
         self._index: VectorIndex | None = None

@@ -191,8 +191,24 @@ class _Grown(AbstractSet[str]):
         return len(self._base) + len(self._extra)
 
     @classmethod
-    def _from_iterable(cls, it: Iterable[str]) -> set[str]:  # what &, | and - return: a plain set
+    def _from_iterable(cls, it: Iterable[str]) -> set[str]:  # what |, - and ^ return: a plain set
         return set(it)
+
+    def __and__(self, other: object) -> set[str]:
+        """The common items, by set intersections in C (Set's own walks `other` in Python: thousands at 1M)."""
+        if isinstance(other, _Grown):
+            parts: tuple[AbstractSet[str], ...] = (other._base, other._extra)
+        elif isinstance(other, (set, frozenset)):
+            parts = (other,)
+        else:
+            return NotImplemented
+        out: set[str] = set()
+        for part in parts:
+            out |= set(self._base) & part if not isinstance(self._base, (set, frozenset)) else self._base & part
+            out |= self._extra & part
+        return out
+
+    __rand__ = __and__
 
     def __repr__(self) -> str:
         return repr(set(self))

@@ -320,6 +320,10 @@ def test_a_participants_statistics_from_the_shared_ones_equal_a_full_count_for_e
         fast = stats_for_participant(shared, own, lambda s: topics[s.id], today=TODAY)
         full = build_stats(sessions, Viewer(pid), lambda s: topics[s.id], today=TODAY)
         assert fast == full, pid
+        for a in fast:  # what the skill-swap hint intersects
+            for b in fast:
+                assert fast[a].taught_topics & fast[b].learned_topics == full[a].taught_topics & full[b].learned_topics
+                assert len(fast[a].current_mentees) == len(full[a].current_mentees)
     assert shared == frozen  # never changed, its sets included
 
 

@@ -368,6 +368,7 @@ class SQLiteStore:
         self._mem_skip = -1  # a generation too small (or failing) to copy
         self._stemmer: lexical.Stemmer | None = None
         self.memory_bm25_build_s = 0.0  # how long the latest copy took
+        self._topics_memo: dict[str, tuple[str, ...]] = {}  # a passage's topics column (JSON) -> parsed
         if str(path) != ":memory:":
             if readonly and not self.path.exists():
                 raise StoreError(
@@ -779,20 +780,32 @@ class SQLiteStore:
         return ids
 
     # -- passages -----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _passage(row: sqlite3.Row) -> Passage:
+    _PCOLS = "id, session_id, ordinal, speaker, text, line_start, line_end, topics"
+
+    def _passage(self, row: tuple) -> Passage:
+        """A Passage from a row of _PCOLS (a plain tuple: a question reads hundreds of them)."""
+        raw = row[7]
+        topics = self._topics_memo.get(raw)
+        if topics is None:  # passages share few distinct topic lists; parsing each again was a third of the time
+            if len(self._topics_memo) >= 50_000:
+                self._topics_memo.clear()
+            topics = self._topics_memo[raw] = tuple(json.loads(raw))
         return Passage(
-            session_id=row["session_id"],
-            ordinal=row["ordinal"],
-            text=row["text"],
-            line_start=row["line_start"],
-            line_end=row["line_end"],
-            speaker=row["speaker"],
-            id=row["id"],
-            topics=tuple(json.loads(row["topics"])),
+            session_id=row[1],
+            ordinal=row[2],
+            text=row[4],
+            line_start=row[5],
+            line_end=row[6],
+            speaker=row[3],
+            id=row[0],
+            topics=topics,
         )
 
-    _PCOLS = "id, session_id, ordinal, speaker, text, line_start, line_end, topics"
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        """Plain-tuple rows on the main connection (whose default rows are sqlite3.Row)."""
+        cur = self._db.cursor()
+        cur.row_factory = None
+        return cur.execute(sql, params)
 
     def passages(self, ids: Sequence[int]) -> list[Passage]:
         """Passages by id, in the order asked (unknown ids are skipped)."""
@@ -801,18 +814,18 @@ class SQLiteStore:
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             q = f"SELECT {self._PCOLS} FROM passages WHERE id IN ({','.join('?' * len(chunk))})"
-            for r in self._db.execute(q, chunk):
-                out[r["id"]] = self._passage(r)
+            for r in self._rows(q, chunk):
+                out[r[0]] = self._passage(r)
         return [out[i] for i in ids if i in out]
 
     def session_passages(self, session_id: str) -> list[Passage]:
         """A session's passages in reading order."""
         q = f"SELECT {self._PCOLS} FROM passages WHERE session_id=? ORDER BY ordinal"
-        return [self._passage(r) for r in self._db.execute(q, (session_id,))]
+        return [self._passage(r) for r in self._rows(q, (session_id,))]
 
     def all_passages(self) -> list[Passage]:
         """Every passage (for clustering and re-indexing)."""
-        return [self._passage(r) for r in self._db.execute(f"SELECT {self._PCOLS} FROM passages ORDER BY id")]
+        return [self._passage(r) for r in self._rows(f"SELECT {self._PCOLS} FROM passages ORDER BY id")]
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, vectors float32) of every passage that has a stored vector."""

@@ -490,7 +490,7 @@ class KnowledgeBase:
             hits.append(Hit(p, s, fused[p.id], dense_s.get(p.id, 0.0), lex_s.get(p.id, 0.0)))
         return hits, extra
 
-    def person_stats(self, viewer: Viewer) -> dict[str, PersonStats]:
+    def person_stats(self, viewer: Viewer) -> Mapping[str, PersonStats]:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""
         gen = self.store.generation()
         if self._pstats_gen != gen:

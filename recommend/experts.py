@@ -135,37 +135,76 @@ def stats_for_participant(
     topics_of: Callable[[Session], set[str]],
     *,
     today: date,
-) -> dict[str, PersonStats]:
+) -> Mapping[str, PersonStats]:
     """A participant's statistics from those of an anonymous viewer (`build_stats(..., Viewer(None))`).
 
     `own` are the sessions the participant takes part in. Only their non-programme ones differ: a topics-only
-    session is counted in `base` already and now also gives its topics; a private one is new. People those
-    sessions touch get a copy of their entry, so `base` is never changed (every viewer shares it).
+    session is counted in `base` already and now also gives its topics; a private one is new. A person's entry
+    is worked out when it is first read (a question reads a few dozen people, while at 1M passages a member's
+    own sessions touch hundreds), and `base` is never changed (every viewer shares it).
     """
-    stats = dict(base)
-    copied: set[str] = set()
+    return _ParticipantStats(base, own, topics_of, today)
 
-    def entry(pid: str) -> PersonStats:
-        if pid not in copied:  # a shallow copy: its sets are still the shared ones until they grow
-            copied.add(pid)
-            stats[pid] = replace(stats.get(pid) or PersonStats())
-        return stats[pid]
 
-    def grow(st: PersonStats, name: str, items: Collection[str]) -> None:
-        current = getattr(st, name)
-        if not isinstance(current, _Grown):
-            if current.issuperset(items):
+class _ParticipantStats(Mapping[str, PersonStats]):
+    """See stats_for_participant."""
+
+    def __init__(
+        self,
+        base: Mapping[str, PersonStats],
+        own: Iterable[Session],
+        topics_of: Callable[[Session], set[str]],
+        today: date,
+    ) -> None:
+        self._base, self._topics_of, self._today = base, topics_of, today
+        self._own: dict[str, list[Session]] = defaultdict(list)  # person -> the participant's restricted sessions
+        dates = [st.last_active for st in base.values() if st.last_active]
+        for s in own:
+            if s.visibility is not Visibility.PROGRAM:
+                for pid in dict.fromkeys(s.people):
+                    self._own[pid].append(s)
+                if s.visibility is Visibility.PRIVATE and (s.mentors or s.participants or s.mentees):
+                    dates.append(s.date)  # new to `base`: it makes someone active on its date
+        self.latest_active: date | None = max(dates, default=None)  # what reference_date needs, without a pass
+        self._done: dict[str, PersonStats] = {}
+        self._topics: dict[str, set[str]] = {}
+
+    def __getitem__(self, pid: str) -> PersonStats:
+        done = self._done.get(pid)
+        if done is not None:
+            return done
+        sessions = self._own.get(pid)
+        if not sessions:
+            return self._base[pid]
+        st = replace(self._base.get(pid) or PersonStats())  # its sets stay the shared ones until they grow
+        sink = PersonStats()  # the other people of each session: their own entries are worked out when read
+
+        def grow(target: PersonStats, name: str, items: Collection[str]) -> None:
+            if target is sink:
                 return
-            # Not a copy: at 1M passages a prolific mentor's topic set has thousands of entries, and a
-            # participant's own sessions touch a hundred such people (copies took 120 ms per new asker).
-            current = _Grown(current)
-            setattr(st, name, current)
-        current.add_all(items)
+            current = getattr(target, name)
+            if not isinstance(current, _Grown):
+                if current.issuperset(items):
+                    return
+                current = _Grown(current)  # not a copy: a prolific mentor's set holds thousands of topics
+                setattr(target, name, current)
+            current.add_all(items)
 
-    for s in own:
-        if s.visibility is not Visibility.PROGRAM:
-            _count(entry, s, topics_of(s), today=today, topics_only=s.visibility is Visibility.TOPICS_ONLY, grow=grow)
-    return stats
+        for s in sessions:
+            topics = self._topics.get(s.id)
+            if topics is None:
+                topics = self._topics[s.id] = self._topics_of(s)
+            only_topics = s.visibility is Visibility.TOPICS_ONLY
+            _count(lambda p: st if p == pid else sink, s, topics, today=self._today, topics_only=only_topics, grow=grow)
+        self._done[pid] = st
+        return st
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        yield from (pid for pid in self._own if pid not in self._base)
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for pid in self._own if pid not in self._base)
 
 
 class _Grown(AbstractSet[str]):
@@ -285,7 +324,9 @@ def reference_date(stats: Mapping[str, PersonStats], today: date) -> date:
     An archive imported years later would otherwise fade every piece of evidence alike while the priors
     (topics, activity) keep their full weight.
     """
-    latest = max((st.last_active for st in stats.values() if st.last_active), default=None)
+    latest = getattr(stats, "latest_active", None)  # a participant's statistics know it without a full pass
+    if latest is None:
+        latest = max((st.last_active for st in stats.values() if st.last_active), default=None)
     return min(today, latest) if latest else today
 
 

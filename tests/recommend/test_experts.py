@@ -320,6 +320,7 @@ def test_a_participants_statistics_from_the_shared_ones_equal_a_full_count_for_e
         fast = stats_for_participant(shared, own, lambda s: topics[s.id], today=TODAY)
         full = build_stats(sessions, Viewer(pid), lambda s: topics[s.id], today=TODAY)
         assert fast == full, pid
+        assert reference_date(fast, date.max) == reference_date(full, date.max)
         for a in fast:  # what the skill-swap hint intersects
             for b in fast:
                 assert fast[a].taught_topics & fast[b].learned_topics == full[a].taught_topics & full[b].learned_topics
@@ -339,3 +340,15 @@ def test_weights_map_one_to_one_onto_documented_settings():
 def test_top_limits_the_number_of_people():
     hits = [hit(session(f"s{p}", mentors=(p,))) for p in ("ana", "cho", "dev", "fay")]
     assert len(rank(hits, top=2)) == 2
+
+
+def test_a_participants_private_session_can_be_the_latest_activity():
+    sessions = [
+        session("p1", mentors=("ana",), mentees=("ben",), when=date(2025, 1, 10)),
+        session("x1", mentors=("ana",), mentees=("cho",), visibility=Visibility.PRIVATE, when=date(2025, 6, 1)),
+    ]
+    shared = build_stats(sessions, Viewer(None), lambda s: set(), today=TODAY)
+    mine = stats_for_participant(shared, [sessions[1]], lambda s: set(), today=TODAY)
+    assert reference_date(shared, date.max) == date(2025, 1, 10)
+    assert reference_date(mine, date.max) == date(2025, 6, 1) == mine["cho"].last_active
+    assert len(mine) == len(build_stats(sessions, Viewer("cho"), lambda s: set(), today=TODAY))

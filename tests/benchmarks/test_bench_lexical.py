@@ -3,7 +3,7 @@
 import pytest
 
 from benchmarks._metrics import percentile
-from benchmarks.bench_lexical import overlap
+from benchmarks.bench_lexical import overlap, same_scores
 
 
 def test_overlap_counts_the_exact_top_k_found_in_the_first_k():
@@ -20,3 +20,11 @@ def test_an_empty_exact_result_counts_as_full_agreement():
 @pytest.mark.parametrize(("q", "expected"), [(50, 5), (95, 10), (100, 10), (0, 1)])
 def test_nearest_rank_percentile(q, expected):
     assert percentile(list(range(10, 0, -1)), q) == expected
+
+
+def test_same_scores_ignores_the_order_of_equal_scores_only():
+    exact = [(1, 3.0), (2, 2.0), (3, 2.0)]
+    assert same_scores([(1, 3.0), (3, 2.0), (2, 2.0)], exact)
+    assert same_scores([(1, 3.0), (9, 2.0), (3, 2.0)], exact)  # another passage with the same score
+    assert not same_scores([(1, 3.0), (2, 2.0)], exact)
+    assert not same_scores([(1, 3.0), (2, 2.0), (3, 1.9)], exact)

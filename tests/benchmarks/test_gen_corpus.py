@@ -33,9 +33,7 @@ def test_same_seed_writes_the_same_bytes(corpus, tmp_path):
 
 def test_another_seed_writes_another_corpus(corpus, tmp_path):
     write_corpus(tmp_path, N, seed=8)
-    assert set(_files(tmp_path).values()) & set(_files(corpus).values()) == {
-        (corpus / ROSTER_FILE).read_bytes()
-    }
+    assert set(_files(tmp_path).values()) & set(_files(corpus).values()) == {(corpus / ROSTER_FILE).read_bytes()}
 
 
 def test_refuses_to_mix_into_an_earlier_corpus(corpus):

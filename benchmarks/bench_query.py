@@ -125,6 +125,8 @@ def query_stages(kb: Any, timer: StageTimer) -> Iterator[None]:
 
     with ExitStack() as stack:
         timer.patch(stack, type(kb.embedder), "encode", "embed")
+        if hasattr(type(kb.embedder), "encode_query"):  # a question's own path (it may not call encode)
+            timer.patch(stack, type(kb.embedder), "encode_query", "embed")
         timer.patch(stack, type(kb.index()), "search", "dense")
         timer.patch(stack, type(kb.store), "lexical_search", "bm25")
         timer.patch(stack, type(kb.extractor), "extract", "spaCy")

@@ -211,9 +211,25 @@ class SentenceTransformerEmbedder:
         before = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self.encode([text])
+            return self._forward_one(text) if self._plain else self.encode([text])
         finally:
             torch.set_num_threads(before)
+
+    @property
+    def _plain(self) -> bool:
+        """No prompt or truncation to apply: one text can go straight through the model's modules."""
+        m = self._model
+        return not getattr(m, "default_prompt_name", None) and getattr(m, "truncate_dim", None) is None
+
+    def _forward_one(self, text: str) -> np.ndarray:
+        """`encode([text])` without its per-call bookkeeping (it moves every module to the device each time:
+        ~3 ms of a question's 9)."""
+        import torch
+
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+        with torch.inference_mode():
+            out = self._model(prepare([text]))["sentence_embedding"]
+        return _normalise(out.float().numpy())
 
 
 def _model_name(folder: Path) -> str:

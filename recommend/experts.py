@@ -11,7 +11,6 @@ and is damped when they are at mentee capacity.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import defaultdict
@@ -217,7 +216,7 @@ class _Grown(AbstractSet[str]):
         self._extra: set[str] = set()  # disjoint from base, so len() is a sum
 
     def add_all(self, items: Iterable[str]) -> None:
-        self._extra.update(x for x in items if x not in self._base)
+        self._extra |= set(items).difference(self._base)
 
     def __contains__(self, item: object) -> bool:
         return item in self._extra or item in self._base
@@ -471,7 +470,9 @@ def _skill_swap(asker: Person | None, candidate: Person, stats: Mapping[str, Per
     mine, theirs = stats.get(asker.id), stats.get(candidate.id)
     if not mine or not theirs:
         return ""
-    common = heapq.nsmallest(2, mine.taught_topics & theirs.learned_topics)  # not a sort of thousands at 1M
-    if not common:
+    both = mine.taught_topics & theirs.learned_topics
+    if not both:
         return ""
+    first = min(both)  # the two first by name, without sorting thousands at 1M
+    common = [first] + ([min(both - {first})] if len(both) > 1 else [])
     return f"Skill swap: you have taught {', '.join(common[:2])}, which {candidate.name} has been learning."

@@ -196,8 +196,8 @@ def test_a_question_uses_one_torch_thread_and_leaves_every_thread_as_it_was(
     import torch
 
     seen: list[int] = []
-    encode = real_embedder.encode
-    monkeypatch.setattr(real_embedder, "encode", lambda texts: (seen.append(torch.get_num_threads()), encode(texts))[1])
+    forward = real_embedder._forward_one
+    monkeypatch.setattr(real_embedder, "_forward_one", lambda t: (seen.append(torch.get_num_threads()), forward(t))[1])
     before = torch.get_num_threads()
     other: list[int] = []
     worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
@@ -206,3 +206,16 @@ def test_a_question_uses_one_torch_thread_and_leaves_every_thread_as_it_was(
     worker.join()
     assert seen == [1]
     assert torch.get_num_threads() == before and other == [before]
+
+
+@pytest.mark.real
+def test_a_model_with_a_default_prompt_embeds_a_question_through_encode(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(real_embedder, "encode", lambda texts: (calls.append(list(texts)), np.ones((1, 3)))[1])
+    real_embedder.encode_query("plain model")
+    assert calls == []  # the packaged model has no prompt: straight through its modules
+    monkeypatch.setattr(real_embedder._model, "default_prompt_name", "query", raising=False)
+    real_embedder.encode_query("prompted model")
+    assert calls == [["prompted model"]]

@@ -5,7 +5,8 @@ thousands of passages: 45-65 ms per question even with the posting budget. This 
 index of one store generation, made from FTS5 itself (its fts5vocab tables), so every word is tokenised and
 stemmed exactly as FTS5 did it, and a question gets the very scores FTS5's `bm25()` would give (k1 = 1.2,
 b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6), over every passage that holds any of its words.
-Questions with a phrase (a word FTS5 splits, such as "node.js") are left to FTS5, which knows word positions.
+A phrase (a word FTS5 splits, such as "node.js") needs word positions, which this copy does not keep: FTS5 lists
+the passages holding it, and scores them itself when they are few (SQLiteStore._memory_search).
 """
 
 from __future__ import annotations

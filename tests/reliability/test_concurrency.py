@@ -7,6 +7,7 @@ process ingests. A second writer waits for the lock or fails with LockedError's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -145,7 +146,12 @@ def test_loading_the_index_while_a_save_replaces_it_waits_for_the_manifest(small
     save_index(small_kb.index(), newer, {"embedder": small_kb.embedder.name, "generation": 99})
     manifest = json.loads((folder / "manifest.json").read_text())
     shutil.copy(newer / manifest["file"], folder / manifest["file"])  # the save is half-way: new file, old manifest
-    later = threading.Timer(0.3, shutil.copy, args=(newer / "manifest.json", folder / "manifest.json"))
+
+    def finish_save() -> None:  # as save_index writes a manifest: whole, by rename (a plain copy is briefly empty)
+        shutil.copy(newer / "manifest.json", folder / ".manifest.json.tmp")
+        os.replace(folder / ".manifest.json.tmp", folder / "manifest.json")
+
+    later = threading.Timer(0.3, finish_save)
     later.start()
     try:
         _, loaded = load_index(folder, expect={"embedder": small_kb.embedder.name})

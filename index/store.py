@@ -481,6 +481,10 @@ class SQLiteStore:
             count = count + 1 if seen == gen else 1
             self._mem_searches = (gen, count)
             building = self._mem_thread is not None
+            if count == 1 or start:  # once per generation: the largest id bounds the passage count, at no cost
+                top = db.execute("SELECT max(id) FROM passages").fetchone()[0]
+                if (top or 0) < self.memory_bm25_min:
+                    self._mem_skip = gen  # too small to copy: no thread, no second connection
             if not building and gen != self._mem_skip and (start or count >= 2) and not self._mem_stop.is_set():
                 self._mem_thread = threading.Thread(
                     target=self._build_memory_bm25, args=(gen,), name="mentorkb-bm25-copy", daemon=True

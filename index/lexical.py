@@ -74,12 +74,11 @@ class MemoryBM25:
         for pairs in scored:
             if pairs:
                 got = np.array(pairs, dtype=np.float64).reshape(-1, 2)
-                pids = got[:, 0].astype(np.int64)
-                rows = np.searchsorted(self.ids, pids)
-                known = (rows < n_docs) & (self.ids[np.minimum(rows, n_docs - 1)] == pids)
+                rows, known = self._locate(got[:, 0].astype(np.int64))
                 terms.append((rows[known], got[known, 1]))
         for tokens, pids in phrases:
-            rows = self._rows_of(pids)
+            rows, known = self._locate(np.unique(np.asarray(pids, dtype=np.int64)))
+            rows = rows[known]  # ascending, as _tf_in needs
             if len(rows):
                 tf = np.full(len(rows), np.iinfo(np.int64).max)
                 for token, times in Counter(tokens).items():
@@ -121,23 +120,21 @@ class MemoryBM25:
         idf = idf if idf > 0 else _IDF_FLOOR
         return idf * (K1 + 1.0) * tf / (tf + self.norm[rows])
 
-    def _rows_of(self, pids: Sequence[int]) -> np.ndarray:
-        """Sorted rows of these passage ids (ids this copy does not hold are dropped)."""
-        pids_a = np.unique(np.asarray(pids, dtype=np.int64))
-        rows = np.searchsorted(self.ids, pids_a)
-        known = (rows < len(self.ids)) & (self.ids[np.minimum(rows, len(self.ids) - 1)] == pids_a)
-        return rows[known]
+    def _locate(self, pids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage id's row, and whether this copy holds it (a write after the copy may have added it)."""
+        rows = np.searchsorted(self.ids, pids)
+        known = (rows < len(self.ids)) & (self.ids[np.minimum(rows, len(self.ids) - 1)] == pids)
+        return rows, known
 
     def _tf_in(self, word: str, rows: np.ndarray) -> np.ndarray:
         """Occurrences of a stemmed word in each of these rows (0 where it does not occur)."""
         t = self.vocab.get(word)
-        if t is None:
+        if t is None:  # a word in the vocabulary has at least one posting
             return np.zeros(len(rows), dtype=np.int64)
         lo, hi = int(self.ptr[t]), int(self.ptr[t + 1])
         mine = self.rows[lo:hi]  # ascending
-        at = np.minimum(np.searchsorted(mine, rows), max(hi - lo - 1, 0))
-        found = (hi > lo) & (mine[at] == rows) if hi > lo else np.zeros(len(rows), dtype=bool)
-        return np.where(found, self.tf[lo:hi][at] if hi > lo else 0, 0).astype(np.int64)
+        at = np.minimum(np.searchsorted(mine, rows), hi - lo - 1)
+        return np.where(mine[at] == rows, self.tf[lo:hi][at], 0).astype(np.int64)
 
     def _accumulator(self) -> tuple[np.ndarray, bool]:
         """A zeroed score per row: the shared one (zeroed again after use), or a new one while it is in use."""

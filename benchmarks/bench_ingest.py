@@ -355,6 +355,7 @@ def corpus_paths(work: Path, notes: int, add: int, seed: int) -> tuple[Path, Pat
 VARIANTS: dict[str, dict[str, str]] = {
     "baseline": {},
     "sequential": {"MENTORKB_INGEST_OVERLAP": "false"},  # no embedding in the background (before the overlap)
+    "fixed-batches": {"MENTORKB_EMBED_BATCH_TOKENS": "0"},  # sentence-transformers' batches of 64 passages
     "sequential-query": {"MENTORKB_QUERY_OVERLAP": "false"},  # a question's BM25 not beside its embedding
     "fts5-bm25": {"MENTORKB_BM25_MEMORY_MIN_PASSAGES": "0"},  # BM25 always from SQLite FTS5, never in memory
 }

@@ -132,7 +132,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 class SentenceTransformerEmbedder:
     """The real embedder: a local sentence-transformers model, on CPU, in bf16 where that is safe and faster."""
 
-    def __init__(self, model: str = "", *, precision: str = "auto", batch_size: int = 64) -> None:
+    def __init__(
+        self, model: str = "", *, precision: str = "auto", batch_size: int = 64, batch_tokens: int = 2048
+    ) -> None:
         if precision not in _PRECISIONS:
             raise SettingsError(
                 f"unknown embedder precision {precision!r}",
@@ -145,6 +147,12 @@ class SentenceTransformerEmbedder:
                 field="embed_batch_size",
                 fix="give a positive integer such as 64",
             )
+        if batch_tokens < 0:
+            raise SettingsError(
+                f"token budget must be 0 or positive, got {batch_tokens}",
+                field="embed_batch_tokens",
+                fix="give a positive integer such as 2048, or 0 for fixed batches of embed_batch_size passages",
+            )
         folder = Path(model).expanduser() if model else Path(default_model_path())
         # Checked before importing torch: anything but a local folder would mean a (forbidden) download.
         if not folder.is_dir():
@@ -156,6 +164,7 @@ class SentenceTransformerEmbedder:
             )
         self.name = _model_name(folder)
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self._model = _load_sentence_transformer(folder)
         # sentence-transformers 6 renamed the method; 5 (which pyproject still allows) has only the old name.
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
@@ -192,6 +201,8 @@ class SentenceTransformerEmbedder:
         """Embed texts: (len(texts), dim) float32, unit rows; deterministic for the same input."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.batch_tokens and self._plain:
+            return _normalise(self._encode_by_tokens(list(texts)))
         out = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -201,6 +212,28 @@ class SentenceTransformerEmbedder:
         )
         # Normalised here, in float32, because a bf16 norm is only good to ~3 digits.
         return _normalise(out)
+
+    def _encode_by_tokens(self, texts: list[str]) -> np.ndarray:
+        """Texts sorted by token count and embedded in batches of at most `batch_tokens` padded tokens (and
+        `batch_size` texts). On the corpus's passages (77 tokens on average, a long tail to 256) this embeds
+        ~40% more per second than sentence-transformers' fixed batches of 64: a long passage no longer pads
+        63 others, and a batch's activations stay in the CPU caches (see BENCHMARKS.md)."""
+        import torch
+
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            lengths = prepare(texts)["attention_mask"].sum(dim=1).tolist()  # the model's own tokens, truncated
+            order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+            start = 0
+            while start < len(order):
+                longest = max(1, lengths[order[start]])  # sorted longest first: the batch pads to this
+                size = max(1, min(self.batch_size, self.batch_tokens // longest))
+                rows = order[start : start + size]
+                features = prepare([texts[i] for i in rows])
+                out[rows] = self._model(features)["sentence_embedding"].float().numpy()
+                start += size
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         """One question on one torch thread (measured at 100k passages: with BM25 beside it, ask p50 49 -> 36 ms;
@@ -316,5 +349,8 @@ class HashingEmbedder:
 def load_embedder(settings: Settings) -> Embedder:
     """The sentence-transformers embedder configured by settings (model, precision, batch size)."""
     return SentenceTransformerEmbedder(
-        settings.embedder_model.strip(), precision=settings.embedder_precision, batch_size=settings.embed_batch_size
+        settings.embedder_model.strip(),
+        precision=settings.embedder_precision,
+        batch_size=settings.embed_batch_size,
+        batch_tokens=settings.embed_batch_tokens,
     )

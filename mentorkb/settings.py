@@ -36,7 +36,12 @@ class Settings:
         "auto",
         "auto = bf16 when the CPU supports it and agrees with fp32 on a probe (cosine >= 0.999), else fp32; `fp32` or `bf16` force one.",
     )
-    embed_batch_size: int = _s(64, "Passages per embedding batch.")
+    embed_batch_size: int = _s(64, "Most passages per embedding batch.")
+    embed_batch_tokens: int = _s(
+        2048,
+        "Passages are embedded longest first in batches of at most this many padded tokens (and at most "
+        "embed_batch_size passages); 0 = sentence-transformers' fixed batches of embed_batch_size passages.",
+    )
     ingest_overlap: bool = _s(
         True,
         "Embed one batch in a background thread while the next is read and tagged by spaCy (uses both cores); "

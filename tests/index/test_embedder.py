@@ -149,21 +149,84 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     assert err.value.source == str(tmp_path)
 
 
-@pytest.mark.parametrize(("setting", "value"), [("precision", "fp16"), ("batch_size", 0)])
-def test_invalid_settings_are_rejected_before_loading(setting: str, value: object) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value", "field"),
+    [
+        ("precision", "fp16", "embedder_precision"),
+        ("batch_size", 0, "embed_batch_size"),
+        ("batch_tokens", -1, "embed_batch_tokens"),
+    ],
+)
+def test_invalid_settings_are_rejected_before_loading(setting: str, value: object, field: str) -> None:
     with pytest.raises(SettingsError) as err:
         SentenceTransformerEmbedder(**{setting: value})
-    assert err.value.field in ("embedder_precision", "embed_batch_size")
+    assert err.value.field == field
 
 
 @pytest.mark.real
 def test_load_embedder_follows_the_settings(tmp_path: Path) -> None:
     settings = Settings.load(
-        tmp_path, embedder_model=default_model_path(), embedder_precision="fp32", embed_batch_size=8
+        tmp_path,
+        embedder_model=default_model_path(),
+        embedder_precision="fp32",
+        embed_batch_size=8,
+        embed_batch_tokens=512,
     )
     emb = load_embedder(settings)
     assert isinstance(emb, SentenceTransformerEmbedder)
-    assert (emb.name, emb.precision, emb.batch_size, emb.dim) == ("all-MiniLM-L6-v2", "fp32", 8, 384)
+    assert (emb.name, emb.precision, emb.batch_size, emb.batch_tokens, emb.dim) == (
+        "all-MiniLM-L6-v2",
+        "fp32",
+        8,
+        512,
+        384,
+    )
+
+
+def _varied_texts() -> list[str]:
+    """Texts of very different lengths, not in length order; the last runs past the model's 256 tokens."""
+    sentence = "We rehearsed the budget review and the questions the finance lead would ask. "
+    return [sentence * n for n in (3, 1, 7, 2, 12, 1, 5, 4)] + TEXTS + [sentence * 40]
+
+
+@pytest.mark.real
+def test_batches_of_a_token_budget_embed_as_fixed_batches_do_in_the_callers_order(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _varied_texts()
+    monkeypatch.setattr(real_embedder, "batch_tokens", 0)
+    fixed = real_embedder.encode(texts)
+    shapes: list[tuple[int, int]] = []
+    model = real_embedder._model
+    forward = model.forward
+    monkeypatch.setattr(
+        model, "forward", lambda f, **kw: (shapes.append(tuple(f["input_ids"].shape)), forward(f, **kw))[1]
+    )
+    monkeypatch.setattr(real_embedder, "batch_tokens", 64)
+    by_tokens = real_embedder.encode(texts)
+    assert by_tokens.shape == fixed.shape and by_tokens.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(by_tokens, axis=1), 1.0, atol=1e-5)
+    assert (by_tokens * fixed).sum(axis=1).min() > 0.999  # each text where the caller put it
+    assert sum(rows for rows, _ in shapes) == len(texts)
+    assert all(rows * cols <= 64 or rows == 1 for rows, cols in shapes)  # a text over the budget goes alone
+    assert max(rows for rows, _ in shapes) > 1 and max(cols for _, cols in shapes) == 256
+
+
+@pytest.mark.real
+def test_a_model_with_a_default_prompt_embeds_passages_through_sentence_transformers(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+    encode = real_embedder._model.encode
+    monkeypatch.setattr(
+        real_embedder._model, "encode", lambda texts, **kw: (calls.append(texts), encode(texts, **kw))[1]
+    )
+    real_embedder.encode(["plain model"])
+    assert calls == []
+    monkeypatch.setattr(real_embedder._model, "default_prompt_name", "query", raising=False)
+    monkeypatch.setattr(real_embedder._model, "prompts", {"query": "query: "}, raising=False)
+    assert real_embedder.encode(["prompted model"]).shape == (1, real_embedder.dim)
+    assert calls == [["prompted model"]]
 
 
 @pytest.mark.parametrize(

@@ -311,6 +311,10 @@ def _before_embedding(buffer: list[_Prepared], comps: Components) -> None:
 
 
 def _write(buffer: list[_Prepared], vectors: np.ndarray, comps: Components, report: IngestReport) -> None:
+    # Load the vector index before the first write: a store write moves the store's generation past the saved
+    # index's, and an index first loaded after it would be rebuilt from every stored vector (at 1M passages
+    # that retrained the IVF index and held it four times over, for every ingest).
+    len(comps.index)
     offset = 0
     for item in buffer:
         n = len(item.passages)

@@ -282,6 +282,27 @@ def test_a_question_after_an_ingest_finds_the_new_note(kb, notes):
     assert any("zeppelin" in h.passage.text.lower() for h in kb.retrieve("zeppelin mooring", viewer))
 
 
+@pytest.mark.parametrize("process", ["the same process", "a fresh process"])
+def test_adding_a_note_updates_the_saved_index_without_rebuilding_it_from_every_vector(kb, notes, monkeypatch, process):
+    target = kb if process == "the same process" else open_kb(kb.kb_dir)
+    rebuilds: list[int] = []
+    vectors = target.store.vectors
+    monkeypatch.setattr(target.store, "vectors", lambda: (rebuilds.append(1), vectors())[1])
+    (notes / "2025-06-01-zeppelin.md").write_text(
+        "---\ndate: 2025-06-01\ntitle: Zeppelin mooring\ntype: flash\nmentors: [ana.ruiz]\n---\n"
+        "Zeppelin mooring masts need a wind survey first.\n"
+    )
+    assert target.ingest([notes]).ok
+    assert rebuilds == []  # at 1M passages a rebuild read 1.5 GB of vectors and retrained the IVF index
+    assert any("zeppelin" in h.passage.text.lower() for h in target.retrieve("zeppelin mooring", Viewer(None)))
+    reopened = open_kb(kb.kb_dir)
+    monkeypatch.setattr(reopened.store, "vectors", lambda: (rebuilds.append(1), vectors())[1])
+    assert len(reopened.index()) == reopened.stats()["passages"] and rebuilds == []  # the saved index is current
+    for k in {id(target): target, id(reopened): reopened}.values():
+        if k is not kb:
+            k.close()
+
+
 def test_closing_waits_for_a_background_search_and_releases_the_database(kb):
     kb.retrieve("budget", Viewer(None))  # starts the background thread and the search connection
     kb.close()

@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from models import Evidence, Person, Recommendation, Relation, Role, Session, Viewer, Visibility
-from recommend.access import can_read_text, known, shown_text
+from recommend.access import can_know_exists, can_read_text, known, shown_text
 from recommend.retrieval import Hit
 
 DIRECTIONS = ("any", "mentor", "reverse", "peer")
@@ -87,6 +87,13 @@ def build_stats(
     for s in known(sessions, viewer):
         _count(stats.__getitem__, s, topics_of(s) if can_read_text(s, viewer) else set(), today=today)
     return dict(stats)
+
+
+def add_session(stats: dict[str, PersonStats], session: Session, viewer: Viewer, *, today: date) -> None:
+    """Count one more session in statistics made by `build_stats(..., topics_of=lambda s: set())`, as if it had
+    been among their sessions (its topics are added with `add_topics`)."""
+    if can_know_exists(session, viewer):
+        _count(lambda pid: stats.setdefault(pid, PersonStats()), session, set(), today=today)
 
 
 def _count(

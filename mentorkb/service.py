@@ -337,7 +337,13 @@ class KnowledgeBase:
             self.store.kv_set("index", "embedder", self.embedder.name)
         canon = comps.canon
         self.store.kv_set("topics", "canon", canon.to_json())
-        self.store.upsert_topics(canon.topics())
+        topics, version = canon.topics(), self.store.topics_version()
+        self.store.upsert_topics(topics)
+        labels = self._memo.get("labels")
+        if labels is not None and labels[0] == version and self.store.topics_version() == version + 1:
+            # The table is what it was plus these topics (it never drops one): no need to read 25k rows again.
+            labels[1].update((t.id, t.label) for t in topics)
+            self._memo["labels"] = (version + 1, labels[1])
         idx = self._index  # the very index the pipeline just updated (comps.index is a lazy stand-in for it)
         assert idx is not None
         save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))

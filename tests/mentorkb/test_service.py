@@ -255,7 +255,7 @@ def test_shared_statistics_equal_a_full_count_for_every_viewer_of_the_demo(tmp_p
     kb.close()
 
 
-def test_an_ingest_that_only_adds_notes_updates_every_viewers_statistics_without_a_full_pass(tmp_path, monkeypatch):
+def test_an_ingest_that_only_adds_notes_updates_statistics_and_labels_without_a_full_pass(tmp_path, monkeypatch):
     notes, later = tmp_path / "notes", tmp_path / "later"
     shutil.copytree(DEMO_NOTES, notes)
     shutil.move(notes / "2026", later)  # this year's notes include private and topics-only sessions
@@ -269,16 +269,18 @@ def test_an_ingest_that_only_adds_notes_updates_every_viewers_statistics_without
     members = [Viewer(None)] + [Viewer(p.id) for p in kb.store.people()]
     for v in members:  # the caches a running app holds
         kb.person_stats(v)
+    kb.topic_label("budgeting")
     report = kb.ingest([later])
     assert report.ok and report.ingested and not report.updated
     added = [kb.store.session(sid) for sid in report.ingested]
     assert {s.visibility.value for s in added} >= {"private", "topics-only"}
     passes: list[str] = []
-    for name in ("sessions", "iter_passage_topics"):
+    for name in ("sessions", "iter_passage_topics", "topics"):
         original = getattr(kb.store, name)
         monkeypatch.setattr(kb.store, name, lambda *a, _f=original, _n=name, **k: (passes.append(_n), _f(*a, **k))[1])
     carried = {v: dict(kb.person_stats(v)) for v in members}
     hits = {h.session.id for h in kb.retrieve("stepping back from the team", Viewer(None))}
+    labels = dict(kb._labels())
     assert passes == []  # at 1M passages these passes took 33 s after every upload
     monkeypatch.undo()
     full = KnowledgeBase(
@@ -290,6 +292,7 @@ def test_an_ingest_that_only_adds_notes_updates_every_viewers_statistics_without
     for v in members:
         assert carried[v] == dict(full.person_stats(v)), v
     assert hits == {h.session.id for h in full.retrieve("stepping back from the team", Viewer(None))}
+    assert labels == full._labels() and len(labels) > 100
     assert kb.person_stats(Viewer(None, operator=True)) == full.person_stats(Viewer(None, operator=True))
     full.close()
     kb.close()

@@ -6,7 +6,8 @@ Each measurement is one fresh process that reports its resident set size after e
   `insights`, then (where the settings keep BM25 in memory) copy the BM25 index to memory and ask again: what
   the app holds once it has answered a few questions;
 - ingest: the same, then ingest --add new notes into a copy of the knowledge base (the facade's full write
-  path: embed, store, index, topic-table refit, index save).
+  path: embed, store, index, topic-table refit, index save), then ask once more (what the next question after
+  an upload costs).
 The knowledge bases are the ones bench_query builds (real passages, MiniLM-shaped synthetic vectors above
 --real-up-to), reused from --work.
 
@@ -78,6 +79,8 @@ def child(mode: str, kb_dir: Path, extra: Path | None) -> dict[str, object]:
         if report.rejected:
             raise RuntimeError(f"{len(report.rejected)} notes rejected: {report.rejected[0][1]}")
         step(f"+{len(report.ingested)} notes ingested")
+        kb.ask(question, viewer=kb.viewer(asker), asker=asker, log_question=False)
+        step("the first ask after the ingest")
     kb.close()
     return {"steps": steps, "peak_mib": rss_mib()[1]}
 

@@ -104,9 +104,10 @@ class MemoryBM25:
                 cand = np.flatnonzero(acc >= floor)
             else:
                 cand = np.flatnonzero(acc)
-            if len(cand) > k:
-                cand = cand[np.argpartition(-acc[cand], k - 1)[:k]]
-            order = np.lexsort((self.ids[cand], -acc[cand]))  # score descending, then id ascending
+            if len(cand) > k:  # every passage tied with the k-th best stays, so that ties go by id, as in FTS5
+                scores = acc[cand]
+                cand = cand[scores >= np.partition(scores, len(cand) - k)[len(cand) - k]]
+            order = np.lexsort((self.ids[cand], -acc[cand]))[:k]  # score descending, then id ascending
             return [(int(self.ids[r]), float(acc[r])) for r in cand[order]]
         finally:
             if shared:

@@ -229,3 +229,57 @@ def test_a_phrase_counts_only_where_its_words_stand_together(tmp_path, monkeypat
     hits = store.lexical_search("self-review", 10)
     assert {store.passages([i])[0].text for i, _ in hits} == {"my self-review draft"}
     store.close()
+
+
+def _random_copy(seed: int, n_docs: int = 3_000, n_words: int = 60) -> tuple[lexical.MemoryBM25, np.ndarray]:
+    """A copy with Zipf-like word frequencies (a few words in most passages, many in few), and its dense
+    (passages x words) occurrence matrix for brute-force scoring."""
+    rng = np.random.default_rng(seed)
+    share = np.minimum(0.9, 0.6 / np.arange(1, n_words + 1) ** 0.9)
+    tf = (rng.random((n_docs, n_words)) < share) * rng.integers(1, 4, size=(n_docs, n_words))
+    lengths = tf.sum(axis=1) + rng.integers(0, 20, size=n_docs)
+    ptr, rows, counts = [0], [], []
+    for w in range(n_words):
+        (docs,) = np.nonzero(tf[:, w])
+        rows.append(docs)
+        counts.append(tf[docs, w])
+        ptr.append(ptr[-1] + len(docs))
+    copy = lexical.MemoryBM25(
+        generation=0,
+        ids=np.arange(10, 10 + n_docs, dtype=np.int64),
+        norm=lexical.K1 * (1 - lexical.B + lexical.B * lengths / lengths.mean()),
+        vocab={f"w{w}": w for w in range(n_words)},
+        ptr=np.array(ptr, dtype=np.int64),
+        rows=np.concatenate(rows).astype(np.int32),
+        tf=np.concatenate(counts).astype(np.uint16),
+    )
+    return copy, tf
+
+
+def _brute_force(copy: lexical.MemoryBM25, tf: np.ndarray, words: list[str], k: int) -> list[tuple[int, float]]:
+    score = np.zeros(len(copy.ids))
+    for word in words:
+        w = copy.vocab[word]
+        n = int(np.count_nonzero(tf[:, w]))
+        idf = max(np.log((len(copy.ids) - n + 0.5) / (n + 0.5)), 1e-6)
+        score += idf * (lexical.K1 + 1) * tf[:, w] / (tf[:, w] + copy.norm)
+    ranked = sorted((-s, int(i)) for i, s in zip(copy.ids, score, strict=True) if s > 0)
+    return [(i, -s) for s, i in ranked[:k]]
+
+
+def test_search_returns_a_brute_force_counts_passages_and_scores_with_ties_by_id():
+    copy, tf = _random_copy(seed=5)
+    rng = np.random.default_rng(6)
+    ties = 0
+    for _ in range(60):
+        words = [f"w{w}" for w in rng.choice(60, size=int(rng.integers(1, 7)), replace=False)]
+        for k in (1, 10, 200):
+            got, want = copy.search(words, k), _brute_force(copy, tf, words, k)
+            assert [i for i, _ in got] == [i for i, _ in want], (words, k)
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-12)
+            ties += (
+                len(want) == k
+                and len(_brute_force(copy, tf, words, k + 1)) > k
+                and want[-1][1] == _brute_force(copy, tf, words, k + 1)[-1][1]
+            )
+    assert ties > 0  # some questions have a tie across the k-th place, which goes to the smaller id

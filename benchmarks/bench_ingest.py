@@ -358,6 +358,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "fixed-batches": {"MENTORKB_EMBED_BATCH_TOKENS": "0"},  # sentence-transformers' batches of 64 passages
     "sequential-query": {"MENTORKB_QUERY_OVERLAP": "false"},  # a question's BM25 not beside its embedding
     "fts5-bm25": {"MENTORKB_BM25_MEMORY_MIN_PASSAGES": "0"},  # BM25 always from SQLite FTS5, never in memory
+    "fp32-vectors": {"MENTORKB_VECTOR_PRECISION": "fp32"},  # the vector index in float32 (before fp16)
 }
 
 

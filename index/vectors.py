@@ -144,6 +144,9 @@ class NumpyIndex:
         return index
 
 
+VECTOR_PRECISIONS = ("fp16", "fp32")
+
+
 def ivf_nlist(n: int) -> int:
     """IVF list count for n vectors: about 4*sqrt(n), at most 4096, so lists hold ~sqrt(n)/4 vectors."""
     return max(1, min(4096, round(4 * math.sqrt(max(n, 1)))))
@@ -155,18 +158,27 @@ class FaissIndex:
     backend = "faiss"
     file_name = "vectors.faiss"
 
-    def __init__(self, dim: int, *, kind: str = "flat", nlist: int = 0, nprobe: int = 64) -> None:
+    def __init__(
+        self, dim: int, *, kind: str = "flat", nlist: int = 0, nprobe: int = 64, precision: str = "fp32"
+    ) -> None:
         if kind not in ("flat", "ivf"):
             raise ValueError(f"unknown FAISS index kind {kind!r}; use 'flat' or 'ivf'")
+        if precision not in VECTOR_PRECISIONS:
+            raise ValueError(f"unknown vector precision {precision!r}; use one of {', '.join(VECTOR_PRECISIONS)}")
         self.dim = dim
         self.kind = kind
         self.nlist = nlist  # 0 = chosen from the size of the first batch, which also trains the IVF lists
         self.nprobe = nprobe
+        self.precision = precision  # how the index holds vectors: fp16 halves its memory and the bytes a search reads
         self._index: Any = None
         if kind == "flat":
             import faiss
 
-            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            if precision == "fp16":
+                flat = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+            else:
+                flat = faiss.IndexFlatIP(dim)
+            self._index = faiss.IndexIDMap2(flat)
 
     def __len__(self) -> int:
         return 0 if self._index is None else int(self._index.ntotal)
@@ -180,7 +192,14 @@ class FaissIndex:
                 f"an IVF index with {self.nlist} lists needs at least {self.nlist} training vectors, "
                 f"got {len(vectors)}; use kind='flat' for small collections"
             )
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        quantizer = faiss.IndexFlatIP(self.dim)
+        if self.precision == "fp16":
+            fp16 = faiss.ScalarQuantizer.QT_fp16
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, self.dim, self.nlist, fp16, faiss.METRIC_INNER_PRODUCT, False
+            )
+        else:
+            index = faiss.IndexIVFFlat(quantizer, self.dim, self.nlist, faiss.METRIC_INNER_PRODUCT)
         # k-means on ~40 points per list is as good as on all of them (FAISS warns below 39) and far cheaper.
         sample = min(len(vectors), 40 * self.nlist)
         rows = np.sort(np.random.default_rng(0).choice(len(vectors), size=sample, replace=False))
@@ -238,6 +257,7 @@ class FaissIndex:
             "kind": kind,
             "nlist": self.nlist if kind == "ivf" else 0,
             "nprobe": self.nprobe,
+            "vectors": self.precision,
             "faiss_version": faiss.__version__,
         }
         # Streamed into the file: serialising into memory first held the index three more times over (FAISS's
@@ -270,6 +290,7 @@ class FaissIndex:
             kind=str(manifest.get("kind", "flat")),
             nlist=int(manifest.get("nlist", 0)),
             nprobe=int(manifest.get("nprobe", 64)),
+            precision=str(manifest.get("vectors", "fp32")),
         )
         if raw.d != index.dim:
             raise ValueError(f"the FAISS file holds {raw.d}-dimensional vectors, the manifest says {index.dim}")
@@ -288,8 +309,10 @@ def build_index(
     ann_threshold: int = 200_000,
     nprobe: int = 64,
     backend: str = "faiss",
+    precision: str = "fp32",
 ) -> VectorIndex:
-    """Build an index over (ids, vectors): exact below ann_threshold vectors, IVF (approximate) from there on."""
+    """Build an index over (ids, vectors): exact below ann_threshold vectors, IVF (approximate) from there on;
+    a FAISS index holds them in `precision` (fp16: half the memory and the bytes each search reads)."""
     if backend not in _BACKENDS:
         raise ValueError(f"unknown vector index backend {backend!r}; use one of {sorted(_BACKENDS)}")
     index: VectorIndex
@@ -297,7 +320,7 @@ def build_index(
         index = NumpyIndex(dim)
     else:
         kind = "ivf" if len(ids) >= ann_threshold else "flat"
-        index = FaissIndex(dim, kind=kind, nprobe=nprobe)
+        index = FaissIndex(dim, kind=kind, nprobe=nprobe, precision=precision)
     if len(ids):
         index.add(ids, vectors)
     return index

@@ -183,14 +183,19 @@ class KnowledgeBase:
         expect = {"embedder": self.embedder.name, "dim": self.embedder.dim, "schema_version": INDEX_SCHEMA_VERSION}
         if (folder / "manifest.json").exists():
             idx, manifest = load_index(folder, expect=expect)
-            if manifest.get("generation") == gen:
+            held = manifest.get("vectors", "fp32") if manifest.get("backend") == "faiss" else None
+            if manifest.get("generation") == gen and held in (None, self.settings.vector_precision):
                 self._index, self._index_generation = idx, gen
                 return idx
             log.info(
-                "vector index is at generation %s, store at %s: rebuilding from stored vectors",
+                "vector index is at generation %s (%s vectors), store at %s (%s wanted): rebuilding from stored "
+                "vectors",
                 manifest.get("generation"),
+                held,
                 gen,
+                self.settings.vector_precision,
             )
+            del idx
         return self._rebuild_index()
 
     def _rebuild_index(self) -> VectorIndex:
@@ -212,6 +217,7 @@ class KnowledgeBase:
             ann_threshold=self.settings.ann_threshold,
             nprobe=self.settings.ivf_nprobe,
             backend=self._index_backend,
+            precision=self.settings.vector_precision,
         )
         self._save_rebuilt(idx, gen)
         self._index, self._index_generation = idx, gen

@@ -63,6 +63,11 @@ class Settings:
         200_000, "Vector count past which the exact (flat) index is replaced by an approximate IVF index."
     )
     ivf_nprobe: int = _s(64, "IVF lists probed per query (recall vs speed).")
+    vector_precision: str = _s(
+        "fp16",
+        "How the FAISS index holds vectors: fp16 (half the memory and the bytes each search reads; cosines within "
+        "~1e-4 of fp32) or fp32. Stored vectors stay float32: a changed setting rebuilds the index from them.",
+    )
     retrieval_depth: int = _s(200, "Passages fetched from each retriever (dense and BM25) before fusion.")
     rrf_k: int = _s(60, "Reciprocal-rank-fusion constant for dense + BM25 passage fusion.")
     bm25_posting_budget: int = _s(
@@ -151,8 +156,19 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             return value.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(known[name].default, Path):
             return Path(value).expanduser()
-        return kind(value)
+        coerced = kind(value)
     except (TypeError, ValueError) as exc:
         raise SettingsError(
             f"'{value}' is not a valid {kind.__name__}", source=source, field=name, fix=f"give a {kind.__name__} value"
         ) from exc
+    if name in _CHOICES and coerced not in _CHOICES[name]:
+        raise SettingsError(
+            f"'{value}' is not a valid {name}",
+            source=source,
+            field=name,
+            fix=f"use one of: {', '.join(_CHOICES[name])}",
+        )
+    return coerced
+
+
+_CHOICES = {"vector_precision": ("fp16", "fp32")}

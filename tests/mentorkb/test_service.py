@@ -346,6 +346,33 @@ def test_adding_a_note_updates_the_saved_index_without_rebuilding_it_from_every_
             k.close()
 
 
+def test_changing_the_vector_precision_rebuilds_the_index_from_stored_vectors(tmp_path, notes):
+    def opened(precision: str) -> KnowledgeBase:
+        settings = Settings.load(tmp_path / "kb", vector_precision=precision)
+        return KnowledgeBase(settings, embedder=HashingEmbedder(), extractor=SimpleTopicExtractor())
+
+    kb = opened("fp32")
+    assert kb.ingest([notes], roster=DATA / "people.csv").ok
+    before = [h.passage.id for h in kb.retrieve("budget contingency", Viewer(None))]
+    kb.close()
+    manifest = kb.kb_dir / INDEX_DIR / "manifest.json"
+    assert json.loads(manifest.read_text())["vectors"] == "fp32"
+    kb = opened("fp16")
+    assert [h.passage.id for h in kb.retrieve("budget contingency", Viewer(None))] == before
+    assert json.loads(manifest.read_text())["vectors"] == "fp16"  # rebuilt once, saved, no embedding needed
+    kb.close()
+
+
+def test_an_unknown_vector_precision_is_a_settings_error_naming_the_choices(tmp_path):
+    from mentorkb.errors import SettingsError
+
+    (tmp_path / "settings.toml").write_text('vector_precision = "fp8"\n')
+    with pytest.raises(SettingsError) as err:
+        Settings.load(tmp_path)
+    assert err.value.field == "vector_precision" and "fp16, fp32" in (err.value.fix or "")
+    assert err.value.source == str(tmp_path / "settings.toml")
+
+
 def test_closing_waits_for_a_background_search_and_releases_the_database(kb):
     kb.retrieve("budget", Viewer(None))  # starts the background thread and the search connection
     kb.close()

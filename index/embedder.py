@@ -221,22 +221,28 @@ class SentenceTransformerEmbedder:
         63 others, and a batch's activations stay in the CPU caches (see BENCHMARKS.md)."""
         import torch
 
-        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
             lengths: list[int] = []  # the model's own tokens, truncated; in chunks, as `reindex` passes every text
             for i in range(0, len(texts), _LENGTH_CHUNK):
-                lengths += prepare(texts[i : i + _LENGTH_CHUNK])["attention_mask"].sum(dim=1).tolist()
+                lengths += self._prepare(texts[i : i + _LENGTH_CHUNK])["attention_mask"].sum(dim=1).tolist()
             order = sorted(range(len(texts)), key=lambda i: -lengths[i])
             start = 0
             while start < len(order):
                 longest = max(1, lengths[order[start]])  # sorted longest first: the batch pads to this
                 size = max(1, min(self.batch_size, self.batch_tokens // longest))
                 rows = order[start : start + size]
-                features = prepare([texts[i] for i in rows])
-                out[rows] = self._model(features)["sentence_embedding"].float().numpy()
+                out[rows] = self._forward([texts[i] for i in rows])
                 start += size
         return out
+
+    def _prepare(self, texts: list[str]) -> Any:
+        """The model's own tokenisation (`tokenize` before sentence-transformers 5.x renamed it `preprocess`)."""
+        return (getattr(self._model, "preprocess", None) or self._model.tokenize)(texts)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """The model's pooled embeddings of texts, as float32, not yet normalised (call under inference_mode)."""
+        return self._model(self._prepare(texts))["sentence_embedding"].float().numpy()
 
     def encode_query(self, text: str) -> np.ndarray:
         """One question on one torch thread (measured at 100k passages: with BM25 beside it, ask p50 49 -> 36 ms;
@@ -262,10 +268,8 @@ class SentenceTransformerEmbedder:
         ~3 ms of a question's 9)."""
         import torch
 
-        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize
         with torch.inference_mode():
-            out = self._model(prepare([text]))["sentence_embedding"]
-        return _normalise(out.float().numpy())
+            return _normalise(self._forward([text]))
 
 
 def _model_name(folder: Path) -> str:

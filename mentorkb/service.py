@@ -361,10 +361,10 @@ class KnowledgeBase:
         took 33 s after each upload). Any replaced session, or caches of another generation, leaves them to be
         rebuilt as before. Statistics only grow when sessions are added, so adding the new ones to the shared
         counts gives what a full count gives (a test checks this for every viewer)."""
-        gen = self.store.generation()
         hit = self._memo.get("sessions")
         if report.updated or not report.ingested or hit is None or hit[0] != before:
             return
+        gen = self.store.generation()
         new = [self.store.session(sid) for sid in report.ingested]
         index: dict[str, Session] = hit[1]
         if any(s is None or s.id in index for s in new):
@@ -374,11 +374,7 @@ class KnowledgeBase:
         self._memo["sessions"] = (gen, index)
         restricted = self._memo.pop("restricted", None)
         if restricted is not None and restricted[0] == before:
-            for s in added:
-                if s.visibility is not Visibility.PROGRAM:
-                    for pid in dict.fromkeys(s.people):
-                        restricted[1].setdefault(pid, []).append(s)
-            self._memo["restricted"] = (gen, restricted[1])
+            self._memo["restricted"] = (gen, _add_restricted(restricted[1], added))
         if self._pstats_gen == before and self._pstats_anyone is not None:
             stats, restricted_topics = self._pstats_anyone
             anyone, canon, today = Viewer(None), self._canon_cache(), date.today()
@@ -584,15 +580,9 @@ class KnowledgeBase:
     def _restricted_sessions(self) -> dict[str, list[Session]]:
         """Each person's topics-only and private sessions, read once per store generation."""
 
-        def build() -> dict[str, list[Session]]:
-            by_person: dict[str, list[Session]] = defaultdict(list)
-            for s in self._session_index().values():
-                if s.visibility is not Visibility.PROGRAM:
-                    for pid in dict.fromkeys(s.people):
-                        by_person[pid].append(s)
-            return dict(by_person)
-
-        return self._cached("restricted", self.store.generation(), build)
+        return self._cached(
+            "restricted", self.store.generation(), lambda: _add_restricted({}, self._session_index().values())
+        )
 
     def _session_index(self) -> dict[str, Session]:
         """Every session by id, without its text, newest first; read once per store generation."""
@@ -836,6 +826,15 @@ class KnowledgeBase:
         tmp.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
         tmp.replace(out)
         return len(lines)
+
+
+def _add_restricted(by_person: dict[str, list[Session]], sessions: Iterable[Session]) -> dict[str, list[Session]]:
+    """Add each topics-only or private session to the lists of its people; returns `by_person`."""
+    for s in sessions:
+        if s.visibility is not Visibility.PROGRAM:
+            for pid in dict.fromkeys(s.people):
+                by_person.setdefault(pid, []).append(s)
+    return by_person
 
 
 def _take_topics(

@@ -144,6 +144,9 @@ class Settings:
         return out
 
 
+_CHOICES = {"vector_precision": ("fp16", "fp32")}  # settings whose value must be one of these
+
+
 def _coerce(name: str, value: Any, *, source: str) -> Any:
     known = {f.name: f for f in fields(Settings)}
     if name not in known:
@@ -169,6 +172,3 @@ def _coerce(name: str, value: Any, *, source: str) -> Any:
             fix=f"use one of: {', '.join(_CHOICES[name])}",
         )
     return coerced
-
-
-_CHOICES = {"vector_precision": ("fp16", "fp32")}

@@ -259,12 +259,7 @@ def test_an_ingest_that_only_adds_notes_updates_statistics_and_labels_without_a_
     notes, later = tmp_path / "notes", tmp_path / "later"
     shutil.copytree(DEMO_NOTES, notes)
     shutil.move(notes / "2026", later)  # this year's notes include private and topics-only sessions
-    kb = KnowledgeBase(
-        Settings.load(tmp_path / "kb"),
-        embedder=HashingEmbedder(),
-        extractor=SimpleTopicExtractor(),
-        index_backend="numpy",
-    )
+    kb = open_kb(tmp_path / "kb")
     assert kb.ingest([notes], roster=DEMO_NOTES.parent / "people.csv").ok
     members = [Viewer(None)] + [Viewer(p.id) for p in kb.store.people()]
     for v in members:  # the caches a running app holds
@@ -283,12 +278,7 @@ def test_an_ingest_that_only_adds_notes_updates_statistics_and_labels_without_a_
     labels = dict(kb._labels())
     assert passes == []  # at 1M passages these passes took 33 s after every upload
     monkeypatch.undo()
-    full = KnowledgeBase(
-        Settings.load(tmp_path / "kb"),
-        embedder=HashingEmbedder(),
-        extractor=SimpleTopicExtractor(),
-        index_backend="numpy",
-    )
+    full = open_kb(tmp_path / "kb")  # a fresh process: everything counted in full
     for v in members:
         assert carried[v] == dict(full.person_stats(v)), v
     assert hits == {h.session.id for h in full.retrieve("stepping back from the team", Viewer(None))}

@@ -508,34 +508,43 @@ class KnowledgeBase:
         depth: int | None = None,
         readable_only: bool = False,
     ) -> tuple[list[Hit], _T]:
-        """`retrieve`, also running `beside()` on this thread while the question's BM25 search finishes in the
-        background (with `query_overlap`); returns the hits and what `beside` returned."""
+        """`retrieve`, also returning what `beside()` returned. With `query_overlap`, `beside` (the question's
+        topics) and the BM25 search, with a read of the passages it found, run in background threads while this
+        one embeds the question and searches densely: torch (a traced graph), FAISS and SQLite release the GIL."""
         depth = depth or self.settings.retrieval_depth
         budget = self.settings.bm25_posting_budget
-        lexical_job = None
-        if self.settings.query_overlap:  # SQLite and torch both release the GIL: BM25 runs beside the embedding
-            lexical_job = self._background().submit(self.store.lexical_search, question, depth, posting_budget=budget)
+        lexical_job = beside_job = None
+        if self.settings.query_overlap:
+            pool = self._background()
+            lexical_job = pool.submit(self._lexical_passages, question, depth, budget)
+            beside_job = pool.submit(beside)
         qv = self.embedder.encode_query(question) if lexical_job else self.embedder.encode([question])
         scores, ids = self.index().search(qv, depth)
         dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-        extra = beside()  # at 1M passages BM25 takes longer than the embedding and dense search together
-        if lexical_job is not None:
-            lexical = lexical_job.result()
-        else:
-            lexical = self.store.lexical_search(question, depth, posting_budget=budget)
+        extra = beside_job.result() if beside_job else beside()
+        lexical, read = lexical_job.result() if lexical_job else self._lexical_passages(question, depth, budget)
         fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], k=self.settings.rrf_k)
         dense_s, lex_s = dict(dense), dict(lexical)
         order = sorted(fused, key=lambda i: -fused[i])
+        read.update((p.id, p) for p in self.store.passages([i for i in order if i not in read]))
         sessions = self._session_index()
         hits: list[Hit] = []
-        for p in self.store.passages(order):
-            s = sessions.get(p.session_id)
-            if s is None or not access.can_know_exists(s, viewer):
+        for pid in order:
+            p = read.get(pid)
+            s = sessions.get(p.session_id) if p is not None else None
+            if p is None or s is None or not access.can_know_exists(s, viewer):
                 continue
             if readable_only and not access.can_read_text(s, viewer):
                 continue
-            hits.append(Hit(p, s, fused[p.id], dense_s.get(p.id, 0.0), lex_s.get(p.id, 0.0)))
+            hits.append(Hit(p, s, fused[pid], dense_s.get(pid, 0.0), lex_s.get(pid, 0.0)))
         return hits, extra
+
+    def _lexical_passages(
+        self, question: str, depth: int, budget: int
+    ) -> tuple[list[tuple[int, float]], dict[int, Passage]]:
+        """The question's BM25 results and their passages by id."""
+        found = self.store.lexical_search(question, depth, posting_budget=budget)
+        return found, {p.id: p for p in self.store.passages([i for i, _ in found]) if p.id is not None}
 
     def person_stats(self, viewer: Viewer) -> Mapping[str, PersonStats]:
         """Per-person activity over the sessions the viewer may know (topics only from readable ones)."""

@@ -69,6 +69,14 @@ class PersonStats:
     taught_topics: set[str] = field(default_factory=set)
     learned_topics: set[str] = field(default_factory=set)
     current_mentees: set[str] = field(default_factory=set)
+    _taught_sorted: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def taught_in_order(self) -> tuple[str, ...]:
+        """taught_topics sorted by name; kept until the set grows (topic sets only ever grow: sessions are added
+        to statistics, never taken out, and a removal makes new statistics)."""
+        if len(self._taught_sorted) != len(self.taught_topics):
+            self._taught_sorted = tuple(sorted(self.taught_topics))
+        return self._taught_sorted
 
 
 def build_stats(
@@ -477,9 +485,15 @@ def _skill_swap(asker: Person | None, candidate: Person, stats: Mapping[str, Per
     mine, theirs = stats.get(asker.id), stats.get(candidate.id)
     if not mine or not theirs:
         return ""
-    both = mine.taught_topics & theirs.learned_topics
-    if not both:
+    # The two first by name: the asker's sorted topics are kept, so this stops after a few lookups instead of
+    # intersecting two sets of thousands of topics for every candidate (0.5 ms each at 100k passages).
+    learning = theirs.learned_topics
+    common: list[str] = []
+    for topic in mine.taught_in_order():
+        if topic in learning:
+            common.append(topic)
+            if len(common) == 2:
+                break
+    if not common:
         return ""
-    first = min(both)  # the two first by name, without sorting thousands at 1M
-    common = [first] + ([min(both - {first})] if len(both) > 1 else [])
-    return f"Skill swap: you have taught {', '.join(common[:2])}, which {candidate.name} has been learning."
+    return f"Skill swap: you have taught {', '.join(common)}, which {candidate.name} has been learning."

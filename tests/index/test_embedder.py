@@ -297,3 +297,42 @@ def test_a_model_with_a_default_prompt_embeds_a_question_through_encode(
     monkeypatch.setattr(real_embedder._model, "default_prompt_name", "query", raising=False)
     real_embedder.encode_query("prompted model")
     assert calls == [["prompted model"]]
+
+
+QUESTIONS = [
+    "ok",
+    "How do I plan a quarterly budget?",
+    "Who can teach me Kubernetes, Terraform and the on-call runbooks our platform team wrote last spring?",
+    " ".join(["Mentoring junior engineers means asking more questions than you answer."] * 40),  # past 256 tokens
+]
+
+
+@pytest.mark.real
+def test_a_question_goes_through_a_traced_graph_that_gives_the_eager_models_vectors(
+    real_embedder: SentenceTransformerEmbedder,
+) -> None:
+    got = np.vstack([real_embedder.encode_query(q) for q in QUESTIONS])
+    assert real_embedder._graph  # made on the first question, checked against the eager model
+    eager = np.vstack([real_embedder.encode([q]) for q in QUESTIONS])  # one at a time: padding would differ
+    assert mean_cosine(got, eager)[1] > 0.99999
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.real
+def test_a_model_that_cannot_be_traced_or_disagrees_keeps_questions_on_the_eager_path(
+    real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    model, prepare, forward = real_embedder._model, real_embedder._prepare, real_embedder._forward
+    with caplog.at_level(logging.WARNING):
+        assert embedder_module._trace_query_graph(model, prepare, forward) is not None
+    assert caplog.records == []  # tracing reads deprecated attributes: no notice reaches the terminal
+    assert embedder_module._trace_query_graph(model, prepare, lambda texts: -forward(texts)) is None
+    with monkeypatch.context() as m:
+        m.setattr(torch.jit, "trace", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("cannot trace")))
+        assert embedder_module._trace_query_graph(model, prepare, forward) is None
+        m.setattr(real_embedder, "_graph", None)  # as if no question had been asked yet
+        got = real_embedder.encode_query(QUESTIONS[1])
+        assert real_embedder._graph is False
+    assert float(got[0] @ real_embedder.encode([QUESTIONS[1]])[0]) > 0.9999

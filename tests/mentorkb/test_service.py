@@ -289,7 +289,7 @@ def test_an_ingest_that_only_adds_notes_updates_statistics_and_labels_without_a_
 
 
 @pytest.mark.parametrize("question", ["budget contingency", "how do I plan a budget?", "nothing like this"])
-def test_bm25_beside_the_embedding_retrieves_exactly_what_one_after_the_other_does(kb, tmp_path, question):
+def test_work_beside_the_embedding_answers_exactly_what_one_after_the_other_does(kb, tmp_path, question):
     sequential = KnowledgeBase(
         Settings.load(tmp_path / "kb", query_overlap=False),
         embedder=HashingEmbedder(),
@@ -300,6 +300,12 @@ def test_bm25_beside_the_embedding_retrieves_exactly_what_one_after_the_other_do
         viewer = Viewer(None)
         assert kb.settings.query_overlap and not sequential.settings.query_overlap
         assert kb.retrieve(question, viewer) == sequential.retrieve(question, viewer)
+        # BM25, the read of its passages and the question's topics all run in background threads
+        for who in (None, "ben.okafor"):
+            asked = [kb.ask(question, viewer=k.viewer(who), asker=who, log_question=False) for k in (kb, sequential)]
+            assert asked[0] == asked[1] and (asked[0] or question == "nothing like this")
+        found = [k.insights(question, viewer=viewer, log_question=False) for k in (kb, sequential)]
+        assert found[0] == found[1]
     finally:
         sequential.close()
 

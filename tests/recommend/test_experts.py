@@ -262,6 +262,18 @@ def test_skill_swap_hint_names_what_the_asker_taught_and_the_candidate_learned()
     assert "tiktok" in rec.skill_swap and "Ana Ruiz" in rec.skill_swap
 
 
+def test_skill_swap_names_the_first_two_shared_topics_by_name_and_follows_topics_added_later():
+    hits = [hit(session("s1", mentors=("ana",)))]
+    ben = PersonStats(taught_topics={"sql", "tiktok", "excel", "python"})
+    stats = {"ben": ben, "ana": PersonStats(learned_topics={"tiktok", "sql", "python", "rust"})}
+    assert rank(hits, asker="ben", stats=stats)[0].skill_swap.startswith("Skill swap: you have taught python, sql,")
+    ben.taught_topics.add("figma")  # a later session of ben's adds a topic ana is also learning
+    stats["ana"].learned_topics.add("figma")
+    assert rank(hits, asker="ben", stats=stats)[0].skill_swap.startswith("Skill swap: you have taught figma, python,")
+    stats["ana"] = PersonStats(learned_topics={"rust"})
+    assert rank(hits, asker="ben", stats=stats)[0].skill_swap == ""
+
+
 @pytest.mark.parametrize(
     ("question", "n_topics", "expected"),
     [

@@ -159,7 +159,14 @@ class FaissIndex:
     file_name = "vectors.faiss"
 
     def __init__(
-        self, dim: int, *, kind: str = "flat", nlist: int = 0, nprobe: int = 64, precision: str = "fp32"
+        self,
+        dim: int,
+        *,
+        kind: str = "flat",
+        nlist: int = 0,
+        nprobe: int = 64,
+        probe_vectors: int = 0,
+        precision: str = "fp32",
     ) -> None:
         if kind not in ("flat", "ivf"):
             raise ValueError(f"unknown FAISS index kind {kind!r}; use 'flat' or 'ivf'")
@@ -168,7 +175,8 @@ class FaissIndex:
         self.dim = dim
         self.kind = kind
         self.nlist = nlist  # 0 = chosen from the size of the first batch, which also trains the IVF lists
-        self.nprobe = nprobe
+        self.nprobe = nprobe  # IVF lists a query visits at least
+        self.probe_vectors = probe_vectors  # ... and enough lists to cover this many vectors (see lists_probed)
         self.precision = precision  # how the index holds vectors: fp16 halves its memory and the bytes a search reads
         self._index: Any = None
         if kind == "flat":
@@ -182,6 +190,15 @@ class FaissIndex:
 
     def __len__(self) -> int:
         return 0 if self._index is None else int(self._index.ntotal)
+
+    def lists_probed(self) -> int:
+        """IVF lists a query visits: at least `nprobe`, and enough to cover `probe_vectors` vectors.
+
+        A fixed count misses more true neighbours the fewer vectors each list holds: with 64 lists, real MiniLM
+        vectors gave recall@10 0.94-0.97 at 50-65k, 0.99 when a quarter of the lists (25k vectors) was visited.
+        """
+        per_list = max(1.0, len(self) / max(1, self.nlist))
+        return max(1, min(self.nlist, max(self.nprobe, math.ceil(self.probe_vectors / per_list))))
 
     def _make_ivf(self, vectors: np.ndarray) -> None:
         import faiss
@@ -230,7 +247,7 @@ class FaissIndex:
         if len(self) == 0 or k <= 0 or len(q) == 0:
             return _empty_result(len(q), max(k, 0))
         if self.kind == "ivf":
-            self._index.nprobe = min(self.nprobe, self.nlist)
+            self._index.nprobe = self.lists_probed()
         import faiss
 
         # One query is too small to share between threads: on 2 busy cores FAISS's OpenMP team made single
@@ -257,6 +274,7 @@ class FaissIndex:
             "kind": kind,
             "nlist": self.nlist if kind == "ivf" else 0,
             "nprobe": self.nprobe,
+            "probe_vectors": self.probe_vectors,
             "vectors": self.precision,
             "faiss_version": faiss.__version__,
         }
@@ -290,6 +308,7 @@ class FaissIndex:
             kind=str(manifest.get("kind", "flat")),
             nlist=int(manifest.get("nlist", 0)),
             nprobe=int(manifest.get("nprobe", 64)),
+            probe_vectors=int(manifest.get("probe_vectors", 0)),
             precision=str(manifest.get("vectors", "fp32")),
         )
         if raw.d != index.dim:
@@ -308,6 +327,7 @@ def build_index(
     dim: int,
     ann_threshold: int = 200_000,
     nprobe: int = 64,
+    probe_vectors: int = 0,
     backend: str = "faiss",
     precision: str = "fp32",
 ) -> VectorIndex:
@@ -320,10 +340,16 @@ def build_index(
         index = NumpyIndex(dim)
     else:
         kind = "ivf" if len(ids) >= ann_threshold else "flat"
-        index = FaissIndex(dim, kind=kind, nprobe=nprobe, precision=precision)
+        index = FaissIndex(dim, kind=kind, nprobe=nprobe, probe_vectors=probe_vectors, precision=precision)
     if len(ids):
         index.add(ids, vectors)
     return index
+
+
+def outgrown(index: VectorIndex, ann_threshold: int) -> bool:
+    """True for an exact FAISS index that holds at least ann_threshold vectors: a knowledge base that grew past
+    the threshold one upload at a time (an index is built as IVF only when it is rebuilt at that size)."""
+    return isinstance(index, FaissIndex) and index.kind == "flat" and len(index) >= ann_threshold
 
 
 def save_index(index: VectorIndex, folder: Path, manifest: dict) -> None:

@@ -173,7 +173,7 @@ class KnowledgeBase:
 
     def index(self) -> VectorIndex:
         """The vector index, in step with the store (rebuilt from stored vectors when stale)."""
-        from index.vectors import load_index
+        from index.vectors import load_index, outgrown
 
         gen = self.store.generation()
         if self._index is not None and self._index_generation == gen:
@@ -184,19 +184,28 @@ class KnowledgeBase:
         if (folder / "manifest.json").exists():
             idx, manifest = load_index(folder, expect=expect)
             held = manifest.get("vectors", "fp32") if manifest.get("backend") == "faiss" else None
-            if manifest.get("generation") == gen and held in (None, self.settings.vector_precision):
+            fresh = manifest.get("generation") == gen and held in (None, self.settings.vector_precision)
+            if fresh and not outgrown(idx, self.settings.ann_threshold):
+                self._tune(idx)
                 self._index, self._index_generation = idx, gen
                 return idx
             log.info(
-                "vector index is at generation %s (%s vectors), store at %s (%s wanted): rebuilding from stored "
-                "vectors",
+                "vector index is at generation %s (%s vectors, %s kind, %s held), store at %s (%s wanted): "
+                "rebuilding from stored vectors",
                 manifest.get("generation"),
+                manifest.get("count"),
+                manifest.get("kind"),
                 held,
                 gen,
                 self.settings.vector_precision,
             )
             del idx
         return self._rebuild_index()
+
+    def _tune(self, idx: VectorIndex) -> None:
+        """Search settings apply to a saved index as well as to a rebuilt one."""
+        if hasattr(idx, "probe_vectors"):
+            idx.nprobe, idx.probe_vectors = self.settings.ivf_nprobe, self.settings.ivf_probe_vectors
 
     def _rebuild_index(self) -> VectorIndex:
         from index.vectors import build_index
@@ -216,6 +225,7 @@ class KnowledgeBase:
             dim=dim,
             ann_threshold=self.settings.ann_threshold,
             nprobe=self.settings.ivf_nprobe,
+            probe_vectors=self.settings.ivf_probe_vectors,
             backend=self._index_backend,
             precision=self.settings.vector_precision,
         )
@@ -337,7 +347,7 @@ class KnowledgeBase:
         return self._canon
 
     def _after_write(self, comps: pipeline.Components) -> None:
-        from index.vectors import save_index
+        from index.vectors import outgrown, save_index
 
         if self.store.kv_get("index", "embedder") is None:
             self.store.kv_set("index", "embedder", self.embedder.name)
@@ -352,6 +362,12 @@ class KnowledgeBase:
             self._memo["labels"] = (version + 1, labels[1])
         idx = self._index  # the very index the pipeline just updated (comps.index is a lazy stand-in for it)
         assert idx is not None
+        if outgrown(idx, self.settings.ann_threshold):  # this upload took it past the threshold: IVF from now on
+            log.info("vector index reached %s vectors: rebuilding it as IVF", len(idx))
+            self._index = None
+            del idx
+            self._rebuild_index()
+            return
         save_index(idx, self.kb_dir / INDEX_DIR, self._manifest(len(idx)))
         self._index_generation = self.store.generation()
 

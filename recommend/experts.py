@@ -360,14 +360,21 @@ def score_people(
     top = max(rel, default=0.0)
     asof = reference_date(stats, today)
     candidates: dict[str, _Candidate] = defaultdict(_Candidate)
+    decays: dict[str, float] = {}  # by session: a question's few hundred hits come from fewer sessions
+    asker_id = asker.id if asker is not None else None
     for hit, r in zip(hits, rel):
         strength = math.exp(weights.sharpness * (r / top - 1.0)) if top > 0 else 1.0
-        age = max(0, (asof - hit.session.date).days)
-        decay = 0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
+        decay = decays.get(hit.session.id)
+        if decay is None:
+            age = max(0, (asof - hit.session.date).days)
+            decay = decays[hit.session.id] = (
+                0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
+            )
         for pid, role in credited(hit):
-            if (asker is not None and pid == asker.id) or pid not in people or role_w[role] <= 0:
+            w = role_w[role]
+            if pid == asker_id or w <= 0 or pid not in people:
                 continue
-            candidates[pid].add(strength * decay * role_w[role], hit)
+            candidates[pid].add(strength * decay * w, hit)
     qtopics = set(question_topics)
     scored: list[tuple[float, str, list[tuple[float, Hit]]]] = []
     for pid, cand in candidates.items():
@@ -430,6 +437,7 @@ def rank_experts(
         today=today,
     )
     qtopics = set(question_topics)
+    suggested = suggest_format(question, len(qtopics))
     results: list[Recommendation] = []
     for score, pid, best in scored:
         p = people[pid]
@@ -449,7 +457,7 @@ def rank_experts(
                 n_sessions=st.taught_sessions,
                 last_active=st.last_active,
                 at_capacity=at_capacity(p, st),
-                suggested_format=suggest_format(question, len(qtopics)),
+                suggested_format=suggested,
                 skill_swap=_skill_swap(asker, p, stats),
             )
         )

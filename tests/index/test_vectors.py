@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from index.vectors import (
     build_index,
     ivf_nlist,
     load_index,
+    outgrown,
     save_index,
 )
 from mentorkb.errors import IndexMismatchError
@@ -288,6 +290,38 @@ def test_ivf_recall_on_clustered_vectors_is_high(tmp_path: Path) -> None:
     _, exact = _brute_force(ids, data, queries, 10)
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
     assert recall >= 0.9
+
+
+def test_ivf_visits_enough_lists_to_cover_probe_vectors_and_finds_more_of_the_true_neighbours(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    dim, n = 32, 6000  # loosely clustered: a few lists miss many true neighbours
+    centers = rng.standard_normal((60, dim))
+    data = unit(centers[rng.integers(0, 60, n)] + 1.5 * rng.standard_normal((n, dim)))
+    queries = unit(centers[rng.integers(0, 60, 50)] + 1.5 * rng.standard_normal((50, dim)))
+    ids = np.arange(n) * 3
+    _, exact = _brute_force(ids, data, queries, 10)
+
+    def recall(probe_vectors: int) -> tuple[int, float]:
+        index = build_index(ids, data, dim=dim, ann_threshold=1000, nprobe=4, probe_vectors=probe_vectors)
+        _, found = index.search(queries, 10)
+        return index.lists_probed(), float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(found, exact)]))
+
+    nlist = ivf_nlist(n)  # 310 lists of ~19 vectors
+    fixed, covering, everything = recall(0), recall(1500), recall(n)
+    assert fixed[0] == 4 and covering[0] == math.ceil(1500 / (n / nlist)) and everything[0] == nlist
+    assert fixed[1] < covering[1] < everything[1] == 1.0
+    index = build_index(ids, data, dim=dim, ann_threshold=1000, nprobe=4, probe_vectors=1500)
+    save_index(index, tmp_path, {"embedder": "x", "precision": "fp32", "generation": 0})
+    loaded, info = load_index(tmp_path, expect={"embedder": "x", "dim": dim})
+    assert info["probe_vectors"] == 1500 and loaded.lists_probed() == covering[0]
+
+
+def test_an_exact_index_is_outgrown_at_the_ann_threshold() -> None:
+    flat = build_index(np.arange(50), random_unit(50, seed=3), dim=DIM, ann_threshold=100)
+    assert not outgrown(flat, 100) and outgrown(flat, 50)
+    ivf = build_index(np.arange(50), random_unit(50, seed=3), dim=DIM, ann_threshold=10)
+    assert not outgrown(ivf, 10)
+    assert not outgrown(build_index(np.arange(50), random_unit(50, seed=3), dim=DIM, backend="numpy"), 10)
 
 
 def test_fp16_vectors_find_what_fp32_finds_in_half_the_memory(tmp_path: Path) -> None:

@@ -359,6 +359,45 @@ def test_changing_the_vector_precision_rebuilds_the_index_from_stored_vectors(tm
     kb.close()
 
 
+def _flash_notes(folder: Path, first: int, last: int) -> Path:
+    folder.mkdir(exist_ok=True)
+    for i in range(first, last):
+        (folder / f"2025-05-{i:03d}.md").write_text(
+            f"---\ndate: 2025-05-01\ntitle: Topic {i}\ntype: flash\nmentors: [ana.ruiz]\n---\n"
+            f"Session {i} covered widget {i} calibration and gadget {i * 7} tolerances in depth.\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def test_a_knowledge_base_that_uploads_take_past_the_ann_threshold_switches_to_ivf(tmp_path):
+    def opened(ann_threshold: int = 40, **overrides: int) -> KnowledgeBase:
+        settings = Settings.load(tmp_path / "kb", ann_threshold=ann_threshold, **overrides)
+        return KnowledgeBase(settings, embedder=HashingEmbedder(), extractor=SimpleTopicExtractor())
+
+    manifest = tmp_path / "kb" / INDEX_DIR / "manifest.json"
+    kb = opened()
+    assert kb.ingest([_flash_notes(tmp_path / "notes", 0, 30)], roster=DATA / "people.csv").ok
+    assert kb.index().kind == "flat" and json.loads(manifest.read_text())["kind"] == "flat"
+    assert kb.ingest([_flash_notes(tmp_path / "notes", 30, 60)]).ok  # one upload at a time, past 40 passages
+    assert kb.index().kind == "ivf" and len(kb.index()) == 60
+    assert json.loads(manifest.read_text())["kind"] == "ivf"
+    assert kb.retrieve("widget 57 calibration", Viewer(None))[0].session.id == "2025-05-057"
+    kb.close()
+    kb = opened(ivf_nprobe=3, ivf_probe_vectors=60)  # search settings apply to the saved index too
+    assert kb.index().kind == "ivf" and (kb.index().nprobe, kb.index().probe_vectors) == (3, 60)
+    assert kb.index().lists_probed() == kb.index().nlist  # 60 vectors: every list
+    assert kb.retrieve("widget 12 calibration", Viewer(None))[0].session.id == "2025-05-012"
+    kb.close()
+    shutil.rmtree(tmp_path / "kb" / INDEX_DIR)
+    kb = opened(ann_threshold=1000)  # rebuilt exact: under this threshold
+    assert kb.index().kind == "flat" and json.loads(manifest.read_text())["kind"] == "flat"
+    kb.close()
+    kb = opened()  # the saved exact index is past this one's threshold: rebuilt as IVF once, and saved
+    assert kb.index().kind == "ivf" and json.loads(manifest.read_text())["kind"] == "ivf"
+    kb.close()
+
+
 def test_an_unknown_vector_precision_is_a_settings_error_naming_the_choices(tmp_path):
     from mentorkb.errors import SettingsError
 

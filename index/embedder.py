@@ -173,6 +173,7 @@ class SentenceTransformerEmbedder:
         self.batch_tokens = batch_tokens
         self._model = _load_sentence_transformer(folder)
         self._graph: Any = None  # a question's traced graph (see _query_graph); False once it could not be made
+        self._questions = 0  # questions embedded by this process (the first one never waits for a trace)
         self._graph_lock = threading.Lock()
         # sentence-transformers 6 renamed the method; 5 (which pyproject still allows) has only the old name.
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
@@ -276,14 +277,16 @@ class SentenceTransformerEmbedder:
         import torch
 
         with torch.inference_mode():
-            graph = self._query_graph()
+            self._questions += 1
+            # Tracing takes ~0.4 s: a one-question process (`mentorkb ask`) would only lose by it.
+            graph = self._query_graph() if self._questions > 1 else None
             if graph is None:
                 return _normalise(self._forward([text]))
             features = self._prepare([text])
             return _normalise(graph(*(features[k] for k in graph.keys)).float().numpy())
 
     def _query_graph(self) -> Any:
-        """The model traced and frozen by TorchScript for one unpadded text, made on the first question.
+        """The model traced and frozen by TorchScript for one unpadded text, made on the second question.
 
         A traced graph runs all of its operations in C++ with the GIL released: a question's embedding is ~25%
         faster alone and no longer waits for the Python thread that extracts the question's topics beside it

@@ -197,10 +197,9 @@ def test_batches_of_a_token_budget_embed_as_fixed_batches_do_in_the_callers_orde
     monkeypatch.setattr(real_embedder, "batch_tokens", 0)
     fixed = real_embedder.encode(texts)
     shapes: list[tuple[int, int]] = []
-    model = real_embedder._model
-    forward = model.forward
+    forward, prepare = real_embedder._forward, real_embedder._prepare
     monkeypatch.setattr(
-        model, "forward", lambda f, **kw: (shapes.append(tuple(f["input_ids"].shape)), forward(f, **kw))[1]
+        real_embedder, "_forward", lambda b: (shapes.append(tuple(prepare(b)["input_ids"].shape)), forward(b))[1]
     )
     monkeypatch.setattr(real_embedder, "batch_tokens", 64)
     by_tokens = real_embedder.encode(texts)
@@ -308,34 +307,43 @@ QUESTIONS = [
 
 
 @pytest.mark.real
-def test_a_question_goes_through_a_traced_graph_that_gives_the_eager_models_vectors(
+def test_questions_and_batches_go_through_a_traced_graph_that_gives_the_eager_models_vectors(
     real_embedder: SentenceTransformerEmbedder,
 ) -> None:
+    import torch
+
     got = np.vstack([real_embedder.encode_query(q) for q in QUESTIONS])
-    assert real_embedder._graph  # made on a process's second question, checked against the eager model
+    assert real_embedder._graph  # made on the embedder's second pass, checked against the eager model
     eager = np.vstack([real_embedder.encode([q]) for q in QUESTIONS])  # one at a time: padding would differ
     assert mean_cosine(got, eager)[1] > 0.99999
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    texts = TEXTS + QUESTIONS + [f"Session {i}: " + "budget review " * i for i in range(1, 40)]
+    batched = real_embedder.encode(texts)  # padded batches, longest first, through the graph
+    with torch.inference_mode():
+        modules = np.vstack([real_embedder._eager([t]) for t in texts])
+    assert mean_cosine(batched, modules)[1] > 0.9999
 
 
 @pytest.mark.real
-def test_a_model_that_cannot_be_traced_or_disagrees_keeps_questions_on_the_eager_path(
+def test_a_model_that_cannot_be_traced_or_disagrees_stays_on_its_eager_modules(
     real_embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import torch
 
-    model, prepare, forward = real_embedder._model, real_embedder._prepare, real_embedder._forward
+    model, prepare, eager = real_embedder._model, real_embedder._prepare, real_embedder._eager
     with caplog.at_level(logging.WARNING):
-        assert embedder_module._trace_query_graph(model, prepare, forward) is not None
+        assert embedder_module._trace_graph(model, prepare, eager) is not None
     assert caplog.records == []  # tracing reads deprecated attributes: no notice reaches the terminal
-    assert embedder_module._trace_query_graph(model, prepare, lambda texts: -forward(texts)) is None
+    assert embedder_module._trace_graph(model, prepare, lambda texts: -eager(texts)) is None
     with monkeypatch.context() as m:
         m.setattr(torch.jit, "trace", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("cannot trace")))
-        assert embedder_module._trace_query_graph(model, prepare, forward) is None
-        m.setattr(real_embedder, "_graph", None)  # as if no question had been asked yet
-        m.setattr(real_embedder, "_questions", 0)
+        assert embedder_module._trace_graph(model, prepare, eager) is None
+        m.setattr(real_embedder, "_graph", None)  # as if nothing had been embedded yet
+        m.setattr(real_embedder, "_calls", 0)
         got = real_embedder.encode_query(QUESTIONS[1])
-        assert real_embedder._graph is None  # the first question of a process goes straight to the eager model
+        assert real_embedder._graph is None  # the first pass goes straight to the eager modules
         assert float(real_embedder.encode_query(QUESTIONS[1])[0] @ got[0]) > 0.9999
         assert real_embedder._graph is False
-    assert float(got[0] @ real_embedder.encode([QUESTIONS[1]])[0]) > 0.9999
+        with torch.inference_mode():
+            modules = np.vstack([eager([t]) for t in TEXTS[:3]])
+        assert mean_cosine(real_embedder.encode(TEXTS[:3]), modules)[1] > 0.9999

@@ -360,16 +360,11 @@ def score_people(
     top = max(rel, default=0.0)
     asof = reference_date(stats, today)
     candidates: dict[str, _Candidate] = defaultdict(_Candidate)
-    decays: dict[str, float] = {}  # by session: a question's few hundred hits come from fewer sessions
     asker_id = asker.id if asker is not None else None
     for hit, r in zip(hits, rel):
         strength = math.exp(weights.sharpness * (r / top - 1.0)) if top > 0 else 1.0
-        decay = decays.get(hit.session.id)
-        if decay is None:
-            age = max(0, (asof - hit.session.date).days)
-            decay = decays[hit.session.id] = (
-                0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
-            )
+        age = max(0, (asof - hit.session.date).days)
+        decay = 0.5 ** (age / weights.half_life_days) if weights.half_life_days > 0 else 1.0
         for pid, role in credited(hit):
             w = role_w[role]
             if pid == asker_id or w <= 0 or pid not in people:
